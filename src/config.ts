@@ -1,0 +1,138 @@
+import { inspect } from "node:util";
+import { StoreError } from "./errors.js";
+
+/** The TLS modes of the original store, with libpq's meaning. */
+export const SSL_MODES = ["disable", "require", "verify-ca", "verify-full"] as const;
+
+/**
+ * How TLS is used: `disable` none; `require` TLS without checking the certificate; `verify-ca`
+ * the chain is checked against `sslRootCert` but not the host name; `verify-full` chain and host name.
+ */
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** Connection settings for {@link createPostgresStore}: the original store's `Config`, plus the pool. */
+export interface PostgresConfig {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  sslMode: SslMode;
+  /** Path of the PEM file with the certificate authorities to trust (libpq's `sslrootcert`). */
+  sslRootCert?: string;
+  /** Path of the PEM client certificate (libpq's `sslcert`). */
+  sslCert?: string;
+  /** Path of the PEM client key (libpq's `sslkey`). */
+  sslKey?: string;
+  /** Most connections the pool opens. @default 10 */
+  max?: number;
+  /** Seconds an idle connection stays open; 0 keeps it. @default 0 */
+  idleTimeoutSeconds?: number;
+  /** Seconds after which a connection is closed and replaced; 0 never. @default 1800 */
+  maxLifetimeSeconds?: number;
+  /** Seconds to wait for a connection before failing with `CONNECTION`. @default 10 */
+  connectTimeoutSeconds?: number;
+  /** Shown in `pg_stat_activity.application_name`. @default "drizzle-workflow-store" */
+  applicationName?: string;
+}
+
+/** The pool settings used where {@link PostgresConfig} leaves them out. */
+export const defaultPoolSettings = Object.freeze({
+  max: 10,
+  idleTimeoutSeconds: 0,
+  maxLifetimeSeconds: 1800,
+  connectTimeoutSeconds: 10,
+  applicationName: "drizzle-workflow-store",
+});
+
+const REDACTED = "[redacted]";
+
+/**
+ * Gives a config a `toJSON` and a `util.inspect` view without its password, so that logging it
+ * never leaks the secret. Both are non-enumerable: spreading or comparing the config ignores them.
+ */
+export function redactPassword<T extends { password: string }>(config: T): T {
+  const shown = () => ({ ...config, password: config.password === "" ? "" : REDACTED });
+  Object.defineProperty(config, "toJSON", { value: shown, enumerable: false });
+  Object.defineProperty(config, inspect.custom, {
+    value: (_depth: number, options: object) => inspect(shown(), options),
+    enumerable: false,
+  });
+  return config;
+}
+
+/** The original store's defaults: `localhost:5432`, user and password `postgres`, database `workflow`, no TLS. */
+export function defaultConfig(): PostgresConfig {
+  return redactPassword({
+    host: "localhost",
+    port: 5432,
+    user: "postgres",
+    password: "postgres",
+    database: "workflow",
+    sslMode: "disable",
+  });
+}
+
+function configError(detail: string): StoreError {
+  return new StoreError("CONFIG", { op: "config" }, detail);
+}
+
+function requireText(name: string, value: unknown, allowEmpty = false): string {
+  if (typeof value !== "string" || (!allowEmpty && value === "")) {
+    throw configError(`${name} must be a${allowEmpty ? "" : " non-empty"} string`);
+  }
+  return value;
+}
+
+function optionalWholeNumber(name: string, value: unknown, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    throw configError(`${name} must be a whole number of at least ${min}`);
+  }
+  return value;
+}
+
+function optionalText(name: string, value: unknown): string | undefined {
+  return value === undefined ? undefined : requireText(name, value);
+}
+
+/**
+ * Checks a config and returns it normalized: an empty `sslMode` becomes `disable`, fields left
+ * `undefined` are dropped. Throws `StoreError` with code `CONFIG`, whose message never shows the password.
+ *
+ * @example
+ * const config = validateConfig({ ...defaultConfig(), host: "db.internal", sslMode: "verify-full" });
+ */
+export function validateConfig(config: PostgresConfig): PostgresConfig {
+  if (typeof config !== "object" || config === null) throw configError("config must be an object");
+  const port = config.port;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw configError("port must be a whole number from 1 to 65535");
+  }
+  const sslMode = (config.sslMode as string | undefined) || "disable";
+  if (!(SSL_MODES as readonly string[]).includes(sslMode)) {
+    throw configError(`sslMode must be one of ${SSL_MODES.join(", ")}`);
+  }
+  const optional = {
+    sslRootCert: optionalText("sslRootCert", config.sslRootCert),
+    sslCert: optionalText("sslCert", config.sslCert),
+    sslKey: optionalText("sslKey", config.sslKey),
+    max: optionalWholeNumber("max", config.max, 1),
+    idleTimeoutSeconds: optionalWholeNumber("idleTimeoutSeconds", config.idleTimeoutSeconds, 0),
+    maxLifetimeSeconds: optionalWholeNumber("maxLifetimeSeconds", config.maxLifetimeSeconds, 0),
+    connectTimeoutSeconds: optionalWholeNumber("connectTimeoutSeconds", config.connectTimeoutSeconds, 1),
+    applicationName: optionalText("applicationName", config.applicationName),
+  };
+  const normalized: PostgresConfig = {
+    host: requireText("host", config.host),
+    port,
+    user: requireText("user", config.user),
+    password: requireText("password", config.password, true),
+    database: requireText("database", config.database),
+    sslMode: sslMode as SslMode,
+  };
+  for (const [name, value] of Object.entries(optional)) {
+    if (value !== undefined) Object.assign(normalized, { [name]: value });
+  }
+  return redactPassword(normalized);
+}

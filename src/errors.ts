@@ -1,0 +1,65 @@
+/** What went wrong, as a string a caller can switch on. */
+export type StoreErrorCode =
+  /** The call's arguments are wrong; nothing was sent to the database. */
+  | "INVALID_ARGUMENT"
+  /** The configuration or options are wrong; nothing was opened. */
+  | "CONFIG"
+  /** The database could not be reached, refused the login, or dropped the connection. */
+  | "CONNECTION"
+  /** The database answered the query with an error. */
+  | "QUERY"
+  /** The store was closed before the call. */
+  | "CLOSED";
+
+/** The store operation a {@link StoreError} concerns. */
+export type StoreOperation = "get" | "set" | "remove" | "list" | "close" | "connect" | "migrate" | "config";
+
+/** Where an error happened: the operation and the prefix and key it concerned. */
+export interface ErrorSite {
+  op: StoreOperation;
+  prefix?: string | undefined;
+  key?: string | undefined;
+}
+
+/**
+ * The one error type the package throws. `code` says what kind of failure it is, `op`, `prefix` and
+ * `key` where it happened, and `cause` holds the driver's own error where there is one. Messages
+ * never contain a password.
+ *
+ * @example
+ * try {
+ *   await store.set("runs/1", "plan", bytes);
+ * } catch (error) {
+ *   if (error instanceof StoreError && error.code === "CONNECTION") retryLater();
+ *   else throw error;
+ * }
+ */
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  readonly code: StoreErrorCode;
+  readonly op: StoreOperation;
+  readonly prefix: string | undefined;
+  readonly key: string | undefined;
+
+  constructor(code: StoreErrorCode, site: ErrorSite, detail: string, options?: { cause?: unknown }) {
+    super(`${describeSite(site)}: ${detail}`, options);
+    this.code = code;
+    this.op = site.op;
+    this.prefix = site.prefix;
+    this.key = site.key;
+  }
+}
+
+const SHOWN_CHARACTERS = 80;
+
+function quote(value: string): string {
+  const shown = value.length > SHOWN_CHARACTERS ? `${value.slice(0, SHOWN_CHARACTERS)}…` : value;
+  return JSON.stringify(shown);
+}
+
+function describeSite({ op, prefix, key }: ErrorSite): string {
+  const where: string[] = [];
+  if (typeof prefix === "string") where.push(`prefix ${quote(prefix)}`);
+  if (typeof key === "string") where.push(`key ${quote(key)}`);
+  return `workflow store ${op}${where.length > 0 ? ` (${where.join(", ")})` : ""}`;
+}

@@ -1,0 +1,99 @@
+import { inspect } from "node:util";
+import { StoreError, type StoreOperation } from "./errors.js";
+import { checkKey, checkPrefix, checkValue } from "./input.js";
+import type { ListIterator, Store } from "./types.js";
+
+interface Entry {
+  value: Buffer;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * Orders strings by code point, which is the byte order of their UTF-8 (PostgreSQL's C collation).
+ * JavaScript's `<` compares UTF-16 units instead, and puts U+E000–U+FFFF after astral characters.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+// Surrogates (astral characters) move above U+E000–U+FFFF.
+function codePointRank(unit: number): number {
+  if (unit >= 0xe000) return unit - 0x800;
+  if (unit >= 0xd800) return unit + 0x2000;
+  return unit;
+}
+
+/**
+ * A {@link Store} in a `Map`, with the same semantics and checks as the PostgreSQL stores: for
+ * tests and for engines that need no durability (the original store's mem store). Values are
+ * copied in and out, so callers may reuse their buffers.
+ *
+ * @example
+ * const store = new MemoryStore();
+ * await store.set("runs/1", "plan", new Uint8Array([1, 2, 3]));
+ */
+export class MemoryStore implements Store {
+  readonly #prefixes = new Map<string, Map<string, Entry>>();
+  #closed = false;
+
+  async get(prefix: string, key: string): Promise<Buffer | null> {
+    this.#open("get", prefix, key);
+    checkKey("get", prefix, key);
+    const entry = this.#prefixes.get(prefix)?.get(key);
+    return entry === undefined ? null : Buffer.from(entry.value);
+  }
+
+  async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
+    this.#open("set", prefix, key);
+    checkKey("set", prefix, key);
+    const bytes = Buffer.from(checkValue({ op: "set", prefix, key }, value));
+    let entries = this.#prefixes.get(prefix);
+    if (entries === undefined) {
+      entries = new Map();
+      this.#prefixes.set(prefix, entries);
+    }
+    const now = new Date();
+    entries.set(key, { value: bytes, createdAt: entries.get(key)?.createdAt ?? now, updatedAt: now });
+  }
+
+  async remove(prefix: string, key: string): Promise<void> {
+    this.#open("remove", prefix, key);
+    checkKey("remove", prefix, key);
+    const entries = this.#prefixes.get(prefix);
+    entries?.delete(key);
+    if (entries?.size === 0) this.#prefixes.delete(prefix);
+  }
+
+  async list(prefix: string, iterator: ListIterator): Promise<void> {
+    this.#open("list", prefix);
+    checkPrefix("list", prefix);
+    if (typeof iterator !== "function") {
+      throw new StoreError("INVALID_ARGUMENT", { op: "list", prefix }, "iterator must be a function");
+    }
+    const keys = [...(this.#prefixes.get(prefix)?.keys() ?? [])].sort(compareCodePoints);
+    for (const key of keys) {
+      // Keys removed by the iterator are skipped; keys it adds are not visited.
+      if (this.#prefixes.get(prefix)?.has(key) !== true) continue;
+      if ((await iterator(key)) === false) return;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  [inspect.custom](): string {
+    return `MemoryStore { ${this.#prefixes.size} prefixes${this.#closed ? ", closed" : ""} }`;
+  }
+
+  #open(op: StoreOperation, prefix?: string, key?: string): void {
+    if (this.#closed) throw new StoreError("CLOSED", { op, prefix, key }, "the store is closed");
+  }
+}

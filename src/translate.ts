@@ -1,0 +1,77 @@
+import { type ErrorSite, StoreError } from "./errors.js";
+
+// SQLSTATE codes and classes (PostgreSQL manual, appendix A) that mean the connection, not the
+// query, failed.
+const CONNECTION_EXCEPTION_CLASS = "08";
+const INVALID_AUTHORIZATION_CLASS = "28";
+const INSUFFICIENT_RESOURCES_TOO_MANY_CONNECTIONS = "53300";
+const ADMIN_SHUTDOWN = "57P01";
+const CRASH_SHUTDOWN = "57P02";
+const CANNOT_CONNECT_NOW = "57P03";
+const INVALID_CATALOG_NAME = "3D000";
+
+const CONNECTION_SQLSTATES = new Set([
+  INSUFFICIENT_RESOURCES_TOO_MANY_CONNECTIONS,
+  ADMIN_SHUTDOWN,
+  CRASH_SHUTDOWN,
+  CANNOT_CONNECT_NOW,
+  INVALID_CATALOG_NAME,
+]);
+
+// Error codes of Node's sockets and of postgres.js for a connection that failed or went away.
+const CONNECTION_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+]);
+
+interface CodedError {
+  message: string;
+  code?: unknown;
+  cause?: unknown;
+}
+
+function isError(value: unknown): value is CodedError {
+  return value instanceof Error;
+}
+
+/** The error the driver threw: Drizzle wraps it (`DrizzleQueryError`) with the SQL and the parameters. */
+function driverError(error: unknown): CodedError | undefined {
+  let current: unknown = error;
+  let deepest: CodedError | undefined;
+  for (let depth = 0; isError(current) && depth < 10; depth++) {
+    if (typeof current.code === "string") return current;
+    deepest = current;
+    current = current.cause;
+  }
+  return deepest;
+}
+
+function isConnectionFailure(code: string): boolean {
+  if (CONNECTION_ERROR_CODES.has(code) || CONNECTION_SQLSTATES.has(code)) return true;
+  if (code.length !== 5) return false;
+  return code.startsWith(CONNECTION_EXCEPTION_CLASS) || code.startsWith(INVALID_AUTHORIZATION_CLASS);
+}
+
+/**
+ * The one place where a driver's error becomes a {@link StoreError}. Classification goes by
+ * SQLSTATE or socket error code, never by message text. The message carries the driver's message
+ * but not Drizzle's, which would repeat the bound parameters (the stored bytes among them).
+ */
+export function translateError(error: unknown, site: ErrorSite): StoreError {
+  if (error instanceof StoreError) return error;
+  const cause = driverError(error);
+  const code = typeof cause?.code === "string" ? cause.code : undefined;
+  const failure = site.op === "connect" || (code !== undefined && isConnectionFailure(code)) ? "CONNECTION" : "QUERY";
+  const detail = cause === undefined ? String(error) : `${cause.message}${code === undefined ? "" : ` [${code}]`}`;
+  return new StoreError(failure, site, detail, { cause: cause ?? error });
+}
