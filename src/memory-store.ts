@@ -1,6 +1,7 @@
 import { inspect } from "node:util";
 import { StoreError, type StoreOperation } from "./errors.js";
 import { checkKey, checkPrefix, checkValue } from "./input.js";
+import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import type { ListIterator, Store } from "./types.js";
 
 interface Entry {
@@ -41,7 +42,15 @@ function codePointRank(unit: number): number {
  */
 export class MemoryStore implements Store {
   readonly #prefixes = new Map<string, Map<string, Entry>>();
+  readonly #pageSize: number;
+  /** Counts writes, so that `list` knows when its sorted keys went stale. */
+  #version = 0;
   #closed = false;
+
+  /** `pageSize` works as on PostgreSQL (the iterator sees a write after the page it falls in); `autoMigrate` has nothing to do here. */
+  constructor(options?: StoreOptions) {
+    this.#pageSize = resolveStoreOptions(options).pageSize;
+  }
 
   async get(prefix: string, key: string): Promise<Buffer | null> {
     this.#open("get", prefix, key);
@@ -61,14 +70,16 @@ export class MemoryStore implements Store {
     }
     const now = new Date();
     entries.set(key, { value: bytes, createdAt: entries.get(key)?.createdAt ?? now, updatedAt: now });
+    this.#version++;
   }
 
   async remove(prefix: string, key: string): Promise<void> {
     this.#open("remove", prefix, key);
     checkKey("remove", prefix, key);
     const entries = this.#prefixes.get(prefix);
-    entries?.delete(key);
-    if (entries?.size === 0) this.#prefixes.delete(prefix);
+    if (entries?.delete(key) !== true) return;
+    if (entries.size === 0) this.#prefixes.delete(prefix);
+    this.#version++;
   }
 
   async list(prefix: string, iterator: ListIterator): Promise<void> {
@@ -77,11 +88,26 @@ export class MemoryStore implements Store {
     if (typeof iterator !== "function") {
       throw new StoreError("INVALID_ARGUMENT", { op: "list", prefix }, "iterator must be a function");
     }
-    const keys = [...(this.#prefixes.get(prefix)?.keys() ?? [])].sort(compareCodePoints);
-    for (const key of keys) {
-      // Keys removed by the iterator are skipped; keys it adds are not visited.
-      if (this.#prefixes.get(prefix)?.has(key) !== true) continue;
-      if ((await iterator(key)) === false) return;
+    // Pages by key as the PostgreSQL stores do, so that writes made by the iterator show up the
+    // same way; the keys are sorted again only when something was written.
+    let after: string | undefined;
+    let sorted: string[] = [];
+    let next = 0;
+    let sortedAt = -1;
+    for (;;) {
+      if (sortedAt !== this.#version) {
+        const keys = [...(this.#prefixes.get(prefix)?.keys() ?? [])];
+        sorted = keys.filter((key) => after === undefined || compareCodePoints(key, after) > 0).sort(compareCodePoints);
+        next = 0;
+        sortedAt = this.#version;
+      }
+      const page = sorted.slice(next, next + this.#pageSize);
+      next += page.length;
+      for (const key of page) {
+        if ((await iterator(key)) === false) return;
+      }
+      if (page.length < this.#pageSize) return;
+      after = page.at(-1);
     }
   }
 

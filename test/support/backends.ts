@@ -1,0 +1,154 @@
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
+import pg from "pg";
+import postgres from "postgres";
+import { inject } from "vitest";
+import {
+  type AnyPgDatabase,
+  createEmbeddedStore,
+  createPostgresStore,
+  createStoreWithDb,
+  MemoryStore,
+  type Store,
+  type StoreOptions,
+} from "../../src/index.js";
+import { TEST_TIME_ZONE } from "./global-setup.js";
+
+/** Options a test may ask a backend's store for. `max` is the pool size where there is a pool. */
+export interface BackendOptions extends StoreOptions {
+  max?: number;
+}
+
+/**
+ * One way of running the store. `skip` says why it cannot run here; `db` is a second handle on the
+ * same database, for reading rows behind the store's back (absent where there is none to have).
+ */
+export interface Backend {
+  name: string;
+  skip?: string | undefined;
+  /** The store opens its own connection, so `close()` must release it. */
+  ownsConnection: boolean;
+  /** A single connection, or a pool whose size `max` sets: `list` must work with one. */
+  create(options?: BackendOptions): Promise<Store>;
+  db?: () => AnyPgDatabase;
+  /** Releases what the backend itself opened (clients, PGlite). */
+  dispose(): Promise<void>;
+}
+
+const silent = { onnotice: () => {} };
+
+function postgresSkip(): string | undefined {
+  const reason = inject("postgresSkipReason");
+  return inject("databaseUrl") === null ? reason : undefined;
+}
+
+function databaseUrl(): string {
+  const url = inject("databaseUrl");
+  if (url === null) throw new Error("no PostgreSQL for this backend");
+  return url;
+}
+
+/** Collects what a backend opens so that `dispose` can close it. */
+function closer() {
+  const closers: (() => Promise<unknown>)[] = [];
+  return {
+    add<T>(resource: T, close: (resource: T) => Promise<unknown>): T {
+      closers.push(() => close(resource));
+      return resource;
+    },
+    async dispose() {
+      for (const close of closers.splice(0).reverse()) await close();
+    },
+  };
+}
+
+function memoryBackend(): Backend {
+  return {
+    name: "MemoryStore",
+    ownsConnection: false,
+    create: async ({ max: _max, ...options } = {}) => new MemoryStore(options),
+    dispose: async () => {},
+  };
+}
+
+function embeddedBackend(): Backend {
+  const opened = closer();
+  return {
+    name: "embedded PGlite (createEmbeddedStore)",
+    ownsConnection: true,
+    create: async (options) => opened.add(await createEmbeddedStore(options), (store) => store.close()),
+    dispose: opened.dispose,
+  };
+}
+
+function postgresJsBackend(): Backend {
+  const opened = closer();
+  let checker: AnyPgDatabase | undefined;
+  return {
+    name: "PostgreSQL via postgres.js (createPostgresStore)",
+    skip: postgresSkip(),
+    ownsConnection: true,
+    create: async ({ max, ...options } = {}) =>
+      opened.add(await createPostgresStore(`${databaseUrl()}?pool_max=${max ?? 10}`, options), (store) =>
+        store.close(),
+      ),
+    db: () => {
+      checker ??= drizzlePostgresJs({
+        client: opened.add(postgres(databaseUrl(), { ...silent, max: 2 }), (c) => c.end()),
+      });
+      return checker;
+    },
+    dispose: opened.dispose,
+  };
+}
+
+function nodePostgresBackend(): Backend {
+  const opened = closer();
+  const pool = (max = 10) => opened.add(new pg.Pool({ connectionString: databaseUrl(), max }), (p) => p.end());
+  let checker: AnyPgDatabase | undefined;
+  return {
+    name: "PostgreSQL via node-postgres (createStoreWithDb)",
+    skip: postgresSkip(),
+    ownsConnection: false,
+    create: async ({ max, ...options } = {}) => createStoreWithDb(drizzlePg({ client: pool(max) }), options),
+    db: () => {
+      checker ??= drizzlePg({ client: pool(2) });
+      return checker;
+    },
+    dispose: opened.dispose,
+  };
+}
+
+function pgliteBackend(): Backend {
+  const opened = closer();
+  let client: PGlite | undefined;
+  // One PGlite per test file: it takes seconds to start. Its session runs in a far time zone.
+  const shared = async () => {
+    if (client === undefined) {
+      client = opened.add(await PGlite.create(), (c) => c.close());
+      await client.exec(`set time zone '${TEST_TIME_ZONE}'`);
+    }
+    return drizzlePglite({ client });
+  };
+  let db: AnyPgDatabase | undefined;
+  return {
+    name: "PGlite via createStoreWithDb",
+    ownsConnection: false,
+    create: async ({ max: _max, ...options } = {}) => {
+      db = await shared();
+      return createStoreWithDb(db, options);
+    },
+    db: () => {
+      if (db === undefined) throw new Error("create a store first");
+      return db;
+    },
+    dispose: opened.dispose,
+  };
+}
+
+/** Every backend the conformance suite runs against. */
+export function backends(): Backend[] {
+  return [memoryBackend(), embeddedBackend(), postgresJsBackend(), nodePostgresBackend(), pgliteBackend()];
+}

@@ -1,0 +1,80 @@
+import postgres from "postgres";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** This run's own database, or null when no PostgreSQL server is available. */
+    databaseUrl: string | null;
+    /** Why the real-PostgreSQL tests are skipped, when they are. */
+    postgresSkipReason: string;
+  }
+}
+
+/** Test databases read text in a collation that is not byte order, so byte-order tests mean something. */
+export const TEST_COLLATION_CHECK = "select 'a' < 'B' as not_byte_order";
+/** And their sessions run in a time zone far from UTC, so timestamp tests mean something. */
+export const TEST_TIME_ZONE = "Asia/Kathmandu";
+
+interface Server {
+  adminUrl: string;
+  stop: () => Promise<void>;
+}
+
+async function findServer(): Promise<Server | string> {
+  if (process.env.DATABASE_URL) {
+    // Set but unreachable fails the run: createTestDatabase below throws.
+    return { adminUrl: process.env.DATABASE_URL, stop: async () => {} };
+  }
+  const { getContainerRuntimeClient } = await import("testcontainers");
+  try {
+    await getContainerRuntimeClient();
+  } catch (error) {
+    return `no DATABASE_URL and no container runtime for testcontainers (${(error as Error).message})`;
+  }
+  const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
+  const container = await new PostgreSqlContainer("postgres:16").start();
+  return { adminUrl: container.getConnectionUri(), stop: async () => void (await container.stop()) };
+}
+
+/** Creates a database of its own (ICU en-US collation, far time zone) and returns its URL and a drop. */
+export async function createTestDatabase(adminUrl: string, label: string) {
+  const name = `dws_${label}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(
+      `create database "${name}" template template0 encoding 'UTF8' locale_provider icu icu_locale 'en-US' locale 'C.UTF-8'`,
+    );
+    await admin.unsafe(`alter database "${name}" set timezone to '${TEST_TIME_ZONE}'`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const dropper = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      try {
+        await dropper.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await dropper.end();
+      }
+    },
+  };
+}
+
+export default async function setup(project: TestProject) {
+  const server = await findServer();
+  if (typeof server === "string") {
+    project.provide("databaseUrl", null);
+    project.provide("postgresSkipReason", server);
+    return;
+  }
+  const database = await createTestDatabase(server.adminUrl, "run");
+  project.provide("databaseUrl", database.url);
+  project.provide("postgresSkipReason", "");
+  return async () => {
+    await database.drop();
+    await server.stop();
+  };
+}
