@@ -1,0 +1,231 @@
+import { inspect } from "node:util";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  configFromEnv,
+  defaultConfig,
+  type PostgresConfig,
+  parseDsn,
+  SSL_MODES,
+  StoreError,
+  toDsn,
+  validateConfig,
+} from "../src/index.js";
+
+function configError(run: () => unknown): StoreError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).code).toBe("CONFIG");
+    return error as StoreError;
+  }
+  throw new Error("expected a CONFIG error");
+}
+
+describe("defaultConfig", () => {
+  it("has the original store's defaults", () => {
+    expect({ ...defaultConfig() }).toEqual({
+      host: "localhost",
+      port: 5432,
+      user: "postgres",
+      password: "postgres",
+      database: "workflow",
+      sslMode: "disable",
+    });
+  });
+
+  it("returns a new object each time", () => {
+    const config = defaultConfig();
+    config.host = "elsewhere";
+    expect(defaultConfig().host).toBe("localhost");
+  });
+});
+
+describe("validateConfig", () => {
+  const valid = defaultConfig();
+
+  it.each([
+    ["an empty host", { host: "" }],
+    ["an empty user", { user: "" }],
+    ["an empty database", { database: "" }],
+    ["port 0", { port: 0 }],
+    ["port 65536", { port: 65536 }],
+    ["a fractional port", { port: 5432.5 }],
+    ["an unknown sslMode", { sslMode: "prefer" }],
+    ["a pool of 0", { max: 0 }],
+    ["a negative idle timeout", { idleTimeoutSeconds: -1 }],
+    ["a password that is not a string", { password: 42 }],
+  ])("rejects %s with CONFIG", (_what, change) => {
+    configError(() => validateConfig({ ...valid, ...change } as PostgresConfig));
+  });
+
+  it("accepts ports 1 and 65535 and every sslMode", () => {
+    expect(validateConfig({ ...valid, port: 1 }).port).toBe(1);
+    expect(validateConfig({ ...valid, port: 65535 }).port).toBe(65535);
+    for (const sslMode of SSL_MODES) expect(validateConfig({ ...valid, sslMode }).sslMode).toBe(sslMode);
+  });
+
+  it("turns an empty sslMode into disable", () => {
+    expect(validateConfig({ ...valid, sslMode: "" as never }).sslMode).toBe("disable");
+  });
+
+  it("drops optional fields left undefined", () => {
+    expect(Object.keys(validateConfig({ ...valid, max: undefined, sslRootCert: undefined }))).not.toContain("max");
+  });
+});
+
+describe("parseDsn", () => {
+  it("reads the keyword/value form, with quoted values and escapes", () => {
+    const config = parseDsn(
+      "host=db.internal port = 6543 user=app password='a b\\'c\\\\d' dbname=flows sslmode=verify-full sslrootcert=/etc/ca.pem connect_timeout=3 application_name='my app'",
+    );
+    expect({ ...config }).toEqual({
+      host: "db.internal",
+      port: 6543,
+      user: "app",
+      password: "a b'c\\d",
+      database: "flows",
+      sslMode: "verify-full",
+      sslRootCert: "/etc/ca.pem",
+      connectTimeoutSeconds: 3,
+      applicationName: "my app",
+    });
+  });
+
+  it("reads the original store's example DSN", () => {
+    const config = parseDsn("host=localhost port=5432 user=postgres password=secret dbname=workflow sslmode=disable");
+    expect({ ...config }).toEqual({ ...defaultConfig(), password: "secret" });
+  });
+
+  it("takes an empty quoted value", () => {
+    expect(parseDsn("password=''").password).toBe("");
+  });
+
+  it("ignores keywords it has no use for", () => {
+    expect(parseDsn("host=h options='-c x=y' target_session_attrs=any").host).toBe("h");
+  });
+
+  it.each(["postgres", "postgresql"])("reads %s:// URLs, percent-decoded, with sslmode", (scheme) => {
+    const config = parseDsn(
+      `${scheme}://us%40er:p%40ss%3Aw%2Frd@db.example:6000/my%20db?sslmode=require&application_name=x`,
+    );
+    expect({ ...config }).toEqual({
+      host: "db.example",
+      port: 6000,
+      user: "us@er",
+      password: "p@ss:w/rd",
+      database: "my db",
+      sslMode: "require",
+      applicationName: "x",
+    });
+  });
+
+  it("reads an IPv6 host and keeps defaults for what a URL leaves out", () => {
+    const config = parseDsn("postgres://[::1]/");
+    expect(config.host).toBe("::1");
+    expect(config.port).toBe(5432);
+    expect(config.database).toBe("workflow");
+  });
+
+  it.each([
+    ["an unterminated quote", "host=h password='secret"],
+    ["a missing =", "host h"],
+    ["a port that is not a number", "port=abc password=secret"],
+    ["an unknown sslmode", "sslmode=prefer password=secret"],
+    ["a malformed URL", "postgres://user:secret@host:notaport/db"],
+  ])("rejects %s with CONFIG, without repeating the password", (_what, dsn) => {
+    const error = configError(() => parseDsn(dsn));
+    expect(error.message).not.toContain("secret");
+  });
+});
+
+describe("toDsn", () => {
+  it("writes the keyword/value form, quoting where needed", () => {
+    expect(toDsn({ ...defaultConfig(), password: "a b'c" })).toBe(
+      "host=localhost port=5432 user=postgres password='a b\\'c' dbname=workflow sslmode=disable",
+    );
+  });
+
+  it("round-trips any valid config through parseDsn", () => {
+    const text = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !s.includes("\0"));
+    const config = fc.record(
+      {
+        host: text,
+        port: fc.integer({ min: 1, max: 65535 }),
+        user: text,
+        password: fc.string({ maxLength: 20 }),
+        database: text,
+        sslMode: fc.constantFrom(...SSL_MODES),
+        sslRootCert: text,
+        sslCert: text,
+        sslKey: text,
+        max: fc.integer({ min: 1, max: 100 }),
+        idleTimeoutSeconds: fc.integer({ min: 0, max: 1000 }),
+        maxLifetimeSeconds: fc.integer({ min: 0, max: 100000 }),
+        connectTimeoutSeconds: fc.integer({ min: 1, max: 100 }),
+        applicationName: text,
+      },
+      { requiredKeys: ["host", "port", "user", "password", "database", "sslMode"] },
+    );
+    fc.assert(
+      fc.property(config, (c) => {
+        expect({ ...parseDsn(toDsn(c)) }).toEqual(c);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("configFromEnv", () => {
+  it("prefers DATABASE_URL", () => {
+    const config = configFromEnv({ DATABASE_URL: "postgres://u:p@h:1234/d", POSTGRES_HOST: "ignored" });
+    expect([config.host, config.port, config.user, config.password, config.database]).toEqual([
+      "h",
+      1234,
+      "u",
+      "p",
+      "d",
+    ]);
+  });
+
+  it("reads POSTGRES_* over the defaults", () => {
+    const config = configFromEnv({
+      POSTGRES_HOST: "pg",
+      POSTGRES_PORT: "5433",
+      POSTGRES_USER: "me",
+      POSTGRES_PASSWORD: "pw",
+      POSTGRES_DB: "wf",
+    });
+    expect({ ...config }).toEqual({
+      ...defaultConfig(),
+      host: "pg",
+      port: 5433,
+      user: "me",
+      password: "pw",
+      database: "wf",
+    });
+    expect({ ...configFromEnv({}) }).toEqual({ ...defaultConfig() });
+  });
+
+  it("rejects a POSTGRES_PORT that is not a number", () => {
+    configError(() => configFromEnv({ POSTGRES_PORT: "five" }));
+  });
+});
+
+describe("a config in logs", () => {
+  const config = validateConfig({ ...defaultConfig(), password: "hunter2-secret" });
+
+  it("shows no password when inspected, printed or serialized", () => {
+    expect(inspect(config)).not.toContain("hunter2-secret");
+    expect(inspect({ nested: { config } }, { depth: 5 })).not.toContain("hunter2-secret");
+    expect(JSON.stringify(config)).not.toContain("hunter2-secret");
+    expect(JSON.stringify({ config })).not.toContain("hunter2-secret");
+    expect(inspect(config)).toContain("[redacted]");
+  });
+
+  it("still hands the password to code that reads it", () => {
+    expect(config.password).toBe("hunter2-secret");
+    expect({ ...config }.password).toBe("hunter2-secret");
+  });
+});

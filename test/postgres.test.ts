@@ -1,0 +1,179 @@
+import { once } from "node:events";
+import { createServer, type Server } from "node:net";
+import { inspect } from "node:util";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPostgresStore, createStoreWithDb, parseDsn, type StoreError } from "../src/index.js";
+import { TEST_COLLATION_CHECK, TEST_TIME_ZONE } from "./support/global-setup.js";
+import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
+
+async function rejection(promise: Promise<unknown>): Promise<StoreError> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (error: StoreError) => error,
+  );
+}
+
+describe("createPostgresStore without a server", () => {
+  let silent: Server;
+  let silentPort = 0;
+  beforeAll(async () => {
+    // Accepts connections and never answers: a server that hangs.
+    silent = createServer(() => {}).listen(0, "127.0.0.1");
+    await once(silent, "listening");
+    silentPort = (silent.address() as { port: number }).port;
+  });
+  afterAll(() => void silent.close());
+
+  it("fails with CONNECTION when nothing listens, without the password in the error", async () => {
+    const closed = createServer().listen(0, "127.0.0.1");
+    await once(closed, "listening");
+    const port = (closed.address() as { port: number }).port;
+    closed.close();
+    const error = await rejection(createPostgresStore({ host: "127.0.0.1", port, password: "hunter2-secret" }));
+    expect(error.code).toBe("CONNECTION");
+    expect(error.op).toBe("connect");
+    expect(inspect(error, { depth: 10 })).not.toContain("hunter2-secret");
+  });
+
+  it("fails with CONNECTION within connectTimeoutSeconds when the server never answers", async () => {
+    const started = Date.now();
+    const error = await rejection(
+      createPostgresStore({
+        host: "127.0.0.1",
+        port: silentPort,
+        connectTimeoutSeconds: 1,
+        password: "hunter2-secret",
+      }),
+    );
+    expect(error.code).toBe("CONNECTION");
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(inspect(error, { depth: 10 })).not.toContain("hunter2-secret");
+  });
+
+  it("fails with CONFIG before connecting when the config is wrong", async () => {
+    expect((await rejection(createPostgresStore({ port: 0 }))).code).toBe("CONFIG");
+    expect((await rejection(createPostgresStore("sslmode=sometimes"))).code).toBe("CONFIG");
+    expect((await rejection(createPostgresStore({ sslMode: "verify-ca", sslRootCert: "/no/such/ca.pem" }))).code).toBe(
+      "CONFIG",
+    );
+  });
+});
+
+describe.skipIf(databaseUrl === null)(`createPostgresStore on PostgreSQL${skipReason}`, () => {
+  const url = databaseUrl ?? "";
+
+  it("runs in a database whose collation is not byte order and whose time zone is not UTC", async () => {
+    const database = await freshDatabase("sanity");
+    try {
+      const { client } = database.connect();
+      const [order] = await client.unsafe(TEST_COLLATION_CHECK);
+      expect(order?.not_byte_order).toBe(true);
+      const [zone] = await client`show timezone`;
+      expect(zone?.TimeZone).toBe(TEST_TIME_ZONE);
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it("fails with CONNECTION for a database that does not exist", async () => {
+    const error = await rejection(createPostgresStore({ ...parseDsn(url), database: "no_such_database_here" }));
+    expect(error.code).toBe("CONNECTION");
+  });
+
+  it("ends its own pool on close", async () => {
+    const applicationName = `dws-close-${process.pid}`;
+    const store = await createPostgresStore({ ...parseDsn(url), applicationName });
+    const watcher = new pg.Pool({ connectionString: url, max: 1 });
+    const count = async () =>
+      (
+        await watcher.query("select count(*)::int as n from pg_stat_activity where application_name = $1", [
+          applicationName,
+        ])
+      ).rows[0].n;
+    try {
+      await store.set("p", "k", Buffer.from("v"));
+      expect(await count()).toBeGreaterThan(0);
+      await store.close();
+      expect(await count()).toBe(0);
+    } finally {
+      await watcher.end();
+    }
+  });
+
+  it("shows no password when inspected", async () => {
+    const store = await createPostgresStore({ ...parseDsn(url), password: "hunter2-secret" });
+    try {
+      expect(inspect(store, { depth: 10 })).not.toContain("hunter2-secret");
+      expect(JSON.stringify(store)).not.toContain("hunter2-secret");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("does not create the table when autoMigrate is false, and reports the missing table as QUERY", async () => {
+    const database = await freshDatabase("nomigrate");
+    try {
+      const store = await createPostgresStore(database.url, { autoMigrate: false });
+      const error = await rejection(store.get("p", "k"));
+      expect(error.code).toBe("QUERY");
+      expect(error.message).toContain('prefix "p", key "k"');
+      expect((error.cause as { code?: string }).code).toBe("42P01");
+      await store.close();
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it("lists 100,000 keys a page at a time, in order, each once", async () => {
+    const client = new pg.Pool({ connectionString: url, max: 2 });
+    const limits: unknown[] = [];
+    const db = drizzlePg({
+      client,
+      logger: { logQuery: (query, params) => void (query.includes("limit") && limits.push(params.at(-1))) },
+    });
+    try {
+      const store = await createStoreWithDb(db);
+      const prefix = `/big/${process.pid}`;
+      await client.query(
+        "insert into workflow_store (prefix, key, value) select $1, lpad(i::text, 6, '0'), '\\x00' from generate_series(1, 100000) i",
+        [prefix],
+      );
+      let count = 0;
+      let last = "";
+      let ordered = true;
+      await store.list(prefix, (key) => {
+        ordered &&= key > last;
+        last = key;
+        count++;
+      });
+      expect(count).toBe(100_000);
+      expect(ordered).toBe(true);
+      expect(limits).toHaveLength(101);
+      expect(new Set(limits)).toEqual(new Set([1000]));
+      await client.query("delete from workflow_store where prefix = $1", [prefix]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("leaves the caller's connection open when a store built on it closes", async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const postgresJs = (await import("postgres")).default(url, { max: 1, onnotice: () => {} });
+    try {
+      for (const db of [drizzlePg({ client: pool }), drizzlePostgresJs({ client: postgresJs })]) {
+        const store = await createStoreWithDb(db);
+        await store.close();
+        expect((await pool.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
+        expect(await postgresJs`select 1 as one`).toEqual([{ one: 1 }]);
+      }
+    } finally {
+      await pool.end();
+      await postgresJs.end();
+    }
+  });
+});
