@@ -12,8 +12,8 @@ import { bytea } from "./bytea.js";
  * database clock as `now() at time zone 'utc'`, whatever the session's `TimeZone`.
  *
  * @example
- * // drizzle.config.ts of an app that wants the table in its own schema list
- * export default defineConfig({ schema: ["./src/db/schema.ts", "drizzle-workflow-store/schema"] });
+ * import { workflowStore } from "drizzle-workflow-store/schema";
+ * const runs = await db.selectDistinct({ prefix: workflowStore.prefix }).from(workflowStore);
  */
 export const workflowStore = pgTable(
   "workflow_store",
