@@ -356,6 +356,14 @@ export function storeConformance(backend: Backend): void {
         );
       });
 
+      it("takes many concurrent writers of one key: none fails and one value wins whole", async () => {
+        const prefix = freshPrefix();
+        const values = Array.from({ length: 20 }, (_, i) => Buffer.alloc(64, i));
+        await Promise.all(values.map((value) => store.set(prefix, "contended", value)));
+        const read = await store.get(prefix, "contended");
+        expect(values.some((value) => read?.equals(value))).toBe(true);
+      });
+
       describe("close", () => {
         it("rejects every call after close with CLOSED, and closing twice is fine", async () => {
           const closing = await backend.create();

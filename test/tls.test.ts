@@ -1,0 +1,82 @@
+import { inspect } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPostgresStore, type PostgresConfig, type StoreError } from "../src/index.js";
+import { type OwnServer, ownServerUnavailable, startOwnServer } from "./support/own-server.js";
+
+const unavailable = ownServerUnavailable();
+
+describe.skipIf(unavailable !== undefined)(
+  `TLS and logins on a server that requires TLS${unavailable ? ` (skipped: ${unavailable})` : ""}`,
+  () => {
+    let server: OwnServer;
+    beforeAll(async () => {
+      server = await startOwnServer();
+    });
+    afterAll(() => server?.stop());
+
+    const config = (change: Partial<PostgresConfig>): Partial<PostgresConfig> => ({
+      host: "localhost",
+      port: server.port,
+      user: "postgres",
+      password: server.password,
+      database: "postgres",
+      connectTimeoutSeconds: 5,
+      ...change,
+    });
+
+    const connects = async (change: Partial<PostgresConfig>) => {
+      const store = await createPostgresStore(config(change));
+      try {
+        await store.set("tls", "k", Buffer.from([1, 2, 3]));
+        expect(await store.get("tls", "k")).toEqual(Buffer.from([1, 2, 3]));
+      } finally {
+        await store.close();
+      }
+    };
+
+    const fails = async (change: Partial<PostgresConfig>) => {
+      const error: StoreError = await createPostgresStore(config(change)).then(
+        () => {
+          throw new Error("expected the connection to fail");
+        },
+        (e: StoreError) => e,
+      );
+      expect(error.code).toBe("CONNECTION");
+      expect(error.op).toBe("connect");
+      expect(inspect(error, { depth: 10 })).not.toContain(server.password);
+      return error;
+    };
+
+    it("disable: a plain connection is turned away", async () => {
+      await fails({ sslMode: "disable" });
+    });
+
+    it("require: TLS without checking the certificate", async () => {
+      await connects({ sslMode: "require" });
+    });
+
+    it("verify-ca: the chain is checked, the host name is not", async () => {
+      await connects({ sslMode: "verify-ca", sslRootCert: server.caFile, host: "127.0.0.1" });
+      await fails({ sslMode: "verify-ca", sslRootCert: server.otherCaFile });
+      await fails({ sslMode: "verify-ca" });
+    });
+
+    it("verify-full: the chain and the host name are checked", async () => {
+      await connects({ sslMode: "verify-full", sslRootCert: server.caFile, host: "localhost" });
+      await fails({ sslMode: "verify-full", sslRootCert: server.caFile, host: "127.0.0.1" });
+      await fails({ sslMode: "verify-full", sslRootCert: server.otherCaFile });
+    });
+
+    it("takes the TLS settings from a DSN too", async () => {
+      const dsn = `host=localhost port=${server.port} user=postgres password='${server.password}' dbname=postgres sslmode=verify-full sslrootcert='${server.caFile}'`;
+      const store = await createPostgresStore(dsn);
+      await store.close();
+    });
+
+    it("reports a wrong password as CONNECTION, without the password", async () => {
+      const error = await fails({ sslMode: "require", password: "wrong-Password-123" });
+      expect(inspect(error, { depth: 10 })).not.toContain("wrong-Password-123");
+      expect((error.cause as { code?: string }).code).toBe("28P01");
+    });
+  },
+);
