@@ -428,6 +428,21 @@ export function storeConformance(backend: Backend): void {
             expect(second?.value).toEqual(Buffer.from("two"));
           });
 
+          it("turns bytea into a Buffer when it arrives as text, as through JSON", async () => {
+            if (db === undefined) throw new Error("unreachable");
+            const prefix = freshPrefix();
+            await store.set(prefix, "k", Buffer.from([0, 1, 0xff]));
+            const [read] = await db()
+              .select({
+                viaText: sql`${workflowStore.value}::text`.mapWith(workflowStore.value),
+                viaJson: sql`json_build_object('v', ${workflowStore.value}) ->> 'v'`.mapWith(workflowStore.value),
+              })
+              .from(workflowStore)
+              .where(and(eq(workflowStore.prefix, prefix), eq(workflowStore.key, "k")));
+            expect(read?.viaText).toEqual(Buffer.from([0, 1, 0xff]));
+            expect(read?.viaJson).toEqual(Buffer.from([0, 1, 0xff]));
+          });
+
           it("leaves no row behind remove", async () => {
             const prefix = freshPrefix();
             await store.set(prefix, "k", Buffer.from("v"));

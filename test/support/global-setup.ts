@@ -70,7 +70,13 @@ export default async function setup(project: TestProject) {
     project.provide("postgresSkipReason", server);
     return;
   }
-  const database = await createTestDatabase(server.adminUrl, "run");
+  const database = await createTestDatabase(server.adminUrl, "run").catch((error: Error) => {
+    const where = new URL(server.adminUrl);
+    where.password = "";
+    throw new Error(`DATABASE_URL is set, but no test database could be made at ${where}: ${error.message}`, {
+      cause: error,
+    });
+  });
   project.provide("databaseUrl", database.url);
   project.provide("postgresSkipReason", "");
   return async () => {
