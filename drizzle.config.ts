@@ -1,4 +1,10 @@
 import { defineConfig } from "drizzle-kit";
+import { configFromEnv } from "./src/env.js";
+import { tlsOptions } from "./src/postgres-store.js";
+
+// The database comes from the environment as for the store itself: DATABASE_URL, else
+// POSTGRES_HOST/PORT/USER/PASSWORD/DB over the defaults.
+const database = configFromEnv();
 
 // The migrations table is the package's own (see src/migrate.ts), so that `drizzle-kit migrate`
 // and `migrate(db)` at start-up each see what the other applied, and an app's own
@@ -8,7 +14,12 @@ export default defineConfig({
   schema: "./src/schema.ts",
   out: "./drizzle",
   dbCredentials: {
-    url: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    host: database.host,
+    port: database.port,
+    user: database.user,
+    password: database.password,
+    database: database.database,
+    ssl: tlsOptions(database),
   },
   migrations: {
     schema: "drizzle",
