@@ -62,3 +62,15 @@ export function checkValue(site: ErrorSite, value: unknown): Buffer {
   }
   return asBuffer(value);
 }
+
+/** Checks the callback of `list`; throws `INVALID_ARGUMENT`. */
+export function checkIterator(prefix: string, iterator: unknown): void {
+  if (typeof iterator !== "function") {
+    throw invalid({ op: "list", prefix }, "iterator must be a function");
+  }
+}
+
+/** Throws `CLOSED` for a call on a closed store. */
+export function checkOpen(closed: boolean, op: StoreOperation, prefix?: unknown, key?: unknown): void {
+  if (closed) throw new StoreError("CLOSED", siteOf(op, prefix, key), "the store is closed");
+}

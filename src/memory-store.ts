@@ -1,6 +1,5 @@
 import { inspect } from "node:util";
-import { StoreError, type StoreOperation } from "./errors.js";
-import { checkKey, checkPrefix, checkValue } from "./input.js";
+import { checkIterator, checkKey, checkOpen, checkPrefix, checkValue } from "./input.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import type { ListIterator, Store } from "./types.js";
 
@@ -53,14 +52,14 @@ export class MemoryStore implements Store {
   }
 
   async get(prefix: string, key: string): Promise<Buffer | null> {
-    this.#open("get", prefix, key);
+    checkOpen(this.#closed, "get", prefix, key);
     checkKey("get", prefix, key);
     const entry = this.#prefixes.get(prefix)?.get(key);
     return entry === undefined ? null : Buffer.from(entry.value);
   }
 
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
-    this.#open("set", prefix, key);
+    checkOpen(this.#closed, "set", prefix, key);
     checkKey("set", prefix, key);
     const bytes = Buffer.from(checkValue({ op: "set", prefix, key }, value));
     let entries = this.#prefixes.get(prefix);
@@ -74,7 +73,7 @@ export class MemoryStore implements Store {
   }
 
   async remove(prefix: string, key: string): Promise<void> {
-    this.#open("remove", prefix, key);
+    checkOpen(this.#closed, "remove", prefix, key);
     checkKey("remove", prefix, key);
     const entries = this.#prefixes.get(prefix);
     if (entries?.delete(key) !== true) return;
@@ -83,11 +82,9 @@ export class MemoryStore implements Store {
   }
 
   async list(prefix: string, iterator: ListIterator): Promise<void> {
-    this.#open("list", prefix);
+    checkOpen(this.#closed, "list", prefix);
     checkPrefix("list", prefix);
-    if (typeof iterator !== "function") {
-      throw new StoreError("INVALID_ARGUMENT", { op: "list", prefix }, "iterator must be a function");
-    }
+    checkIterator(prefix, iterator);
     // Pages by key as the PostgreSQL stores do, so that writes made by the iterator show up the
     // same way; the keys are sorted again only when something was written.
     let after: string | undefined;
@@ -117,9 +114,5 @@ export class MemoryStore implements Store {
 
   [inspect.custom](): string {
     return `MemoryStore { ${this.#prefixes.size} prefixes${this.#closed ? ", closed" : ""} }`;
-  }
-
-  #open(op: StoreOperation, prefix?: string, key?: string): void {
-    if (this.#closed) throw new StoreError("CLOSED", { op, prefix, key }, "the store is closed");
   }
 }

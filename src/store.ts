@@ -1,6 +1,6 @@
 import { inspect } from "node:util";
-import { type ErrorSite, StoreError, type StoreOperation } from "./errors.js";
-import { checkKey, checkPrefix, checkValue } from "./input.js";
+import type { ErrorSite } from "./errors.js";
+import { checkIterator, checkKey, checkOpen, checkPrefix, checkValue } from "./input.js";
 import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { type PreparedQueries, prepareQueries } from "./queries.js";
@@ -30,7 +30,7 @@ export class DrizzleStore implements Store {
   }
 
   async get(prefix: string, key: string): Promise<Buffer | null> {
-    this.#open("get", prefix, key);
+    checkOpen(this.#closed, "get", prefix, key);
     checkKey("get", prefix, key);
     const rows = await this.#run({ op: "get", prefix, key }, () => this.#queries.get.execute({ prefix, key }));
     const row = rows[0];
@@ -40,24 +40,22 @@ export class DrizzleStore implements Store {
   }
 
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
-    this.#open("set", prefix, key);
+    checkOpen(this.#closed, "set", prefix, key);
     checkKey("set", prefix, key);
     const bytes = checkValue({ op: "set", prefix, key }, value);
     await this.#run({ op: "set", prefix, key }, () => this.#queries.set.execute({ prefix, key, value: bytes }));
   }
 
   async remove(prefix: string, key: string): Promise<void> {
-    this.#open("remove", prefix, key);
+    checkOpen(this.#closed, "remove", prefix, key);
     checkKey("remove", prefix, key);
     await this.#run({ op: "remove", prefix, key }, () => this.#queries.remove.execute({ prefix, key }));
   }
 
   async list(prefix: string, iterator: ListIterator): Promise<void> {
-    this.#open("list", prefix);
+    checkOpen(this.#closed, "list", prefix);
     checkPrefix("list", prefix);
-    if (typeof iterator !== "function") {
-      throw new StoreError("INVALID_ARGUMENT", { op: "list", prefix }, "iterator must be a function");
-    }
+    checkIterator(prefix, iterator);
     const limit = this.#pageSize;
     let after: string | undefined;
     for (;;) {
@@ -85,10 +83,6 @@ export class DrizzleStore implements Store {
 
   [inspect.custom](): string {
     return `DrizzleStore { ${this.#label}${this.#closed ? " closed" : ""} }`;
-  }
-
-  #open(op: StoreOperation, prefix?: string, key?: string): void {
-    if (this.#closed) throw new StoreError("CLOSED", { op, prefix, key }, "the store is closed");
   }
 
   async #run<T>(site: ErrorSite, query: () => Promise<T>): Promise<T> {
