@@ -8,6 +8,8 @@ export default defineConfig({
     globalSetup: ["test/support/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    // Far from UTC on the JavaScript side too, so no timestamp passes by luck.
+    env: { TZ: "America/St_Johns" },
     // CI asks for a JSON report beside the usual output, to count the tests.
     reporters: jsonReport ? ["default", ["json", { outputFile: jsonReport }]] : ["default"],
   },
