@@ -12,7 +12,25 @@ export type StoreErrorCode =
   | "CLOSED";
 
 /** The store operation a {@link StoreError} concerns. */
-export type StoreOperation = "get" | "set" | "remove" | "list" | "close" | "connect" | "migrate" | "config";
+export type StoreOperation =
+  | "get"
+  | "set"
+  | "remove"
+  | "list"
+  | "keys"
+  | "entries"
+  | "getMany"
+  | "setMany"
+  | "removeMany"
+  | "removePrefix"
+  | "count"
+  | "has"
+  | "transaction"
+  | "purge"
+  | "close"
+  | "connect"
+  | "migrate"
+  | "config";
 
 /** Where an error happened: the operation and the prefix and key it concerned. */
 export interface ErrorSite {

@@ -1,5 +1,7 @@
 import { asBuffer } from "./bytea.js";
 import { type ErrorSite, StoreError, type StoreOperation } from "./errors.js";
+import { DEFAULT_PURGE_BATCH_SIZE, MAX_PAGE_SIZE } from "./options.js";
+import type { KeysOptions, PurgeOptions } from "./types.js";
 
 /** PostgreSQL's `varchar(255)` of the prefix and key columns, counted in characters (code points). */
 export const MAX_NAME_CHARACTERS = 255;
@@ -27,7 +29,7 @@ function siteOf(op: StoreOperation, prefix: unknown, key?: unknown): ErrorSite {
   };
 }
 
-function checkName(what: "prefix" | "key", value: unknown, site: ErrorSite): void {
+function checkName(what: "prefix" | "key" | "after", value: unknown, site: ErrorSite): void {
   if (typeof value !== "string") {
     throw invalid(site, `${what} must be a string, got ${value === null ? "null" : typeof value}`);
   }
@@ -73,4 +75,92 @@ export function checkIterator(prefix: string, iterator: unknown): void {
 /** Throws `CLOSED` for a call on a closed store. */
 export function checkOpen(closed: boolean, op: StoreOperation, prefix?: unknown, key?: unknown): void {
   if (closed) throw new StoreError("CLOSED", siteOf(op, prefix, key), "the store is closed");
+}
+
+/** Checks every key of a batch before any SQL is sent; throws `INVALID_ARGUMENT` naming the first bad one. */
+export function checkKeys(op: StoreOperation, prefix: unknown, keys: unknown): readonly string[] {
+  checkPrefix(op, prefix);
+  if (!Array.isArray(keys)) throw invalid(siteOf(op, prefix), "keys must be an array of strings");
+  for (const key of keys) checkName("key", key, siteOf(op, prefix, key));
+  return keys;
+}
+
+/**
+ * Checks the entries of `setMany` (pairs or an object) and splits them into keys and values.
+ * A key given twice is an error: which of its values should win would be a guess.
+ */
+export function checkEntries(prefix: unknown, entries: unknown): { keys: string[]; values: Buffer[] } {
+  const op = "setMany";
+  checkPrefix(op, prefix);
+  if (typeof entries !== "object" || entries === null) {
+    throw invalid(siteOf(op, prefix), "entries must be [key, value] pairs or an object of values");
+  }
+  const pairs: Iterable<unknown> =
+    Symbol.iterator in entries ? (entries as Iterable<unknown>) : Object.entries(entries);
+  const keys: string[] = [];
+  const values: Buffer[] = [];
+  const seen = new Set<string>();
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || pair.length !== 2)
+      throw invalid(siteOf(op, prefix), "each entry must be a [key, value] pair");
+    const [key, value] = pair as [unknown, unknown];
+    const site = siteOf(op, prefix, key);
+    checkName("key", key, site);
+    if (seen.has(key as string)) throw invalid(site, "the key appears twice in one batch");
+    seen.add(key as string);
+    values.push(checkValue(site, value));
+    keys.push(key as string);
+  }
+  return { keys, values };
+}
+
+function wholeNumber(site: ErrorSite, name: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(site, `${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Where a key listing starts, how far it goes and its page size, checked. */
+export interface KeyRange {
+  after: string | undefined;
+  limit: number;
+  pageSize: number;
+}
+
+/** Checks the options of `keys` and `entries`, over the store's page size. */
+export function checkKeysOptions(op: StoreOperation, prefix: unknown, options: unknown, pageSize: number): KeyRange {
+  checkPrefix(op, prefix);
+  const site = siteOf(op, prefix);
+  if (options === undefined) return { after: undefined, limit: Number.POSITIVE_INFINITY, pageSize };
+  if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object");
+  const { after, limit, pageSize: size } = options as KeysOptions;
+  if (after !== undefined) checkName("after", after, site);
+  return {
+    after,
+    limit: wholeNumber(site, "limit", limit, 0, Number.MAX_SAFE_INTEGER) ?? Number.POSITIVE_INFINITY,
+    pageSize: wholeNumber(site, "pageSize", size, 1, MAX_PAGE_SIZE) ?? pageSize,
+  };
+}
+
+/** Checks the options of `purge` and fills in the batch size. */
+export function checkPurgeOptions(options: unknown): Required<Omit<PurgeOptions, "prefix">> & { prefix?: string } {
+  const site: ErrorSite = { op: "purge" };
+  if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object with olderThan");
+  const { olderThan, prefix, batchSize } = options as PurgeOptions;
+  if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) {
+    throw invalid(site, "olderThan must be a valid Date");
+  }
+  if (prefix !== undefined) checkPrefix("purge", prefix);
+  return {
+    olderThan,
+    ...(prefix !== undefined && { prefix }),
+    batchSize: wholeNumber(site, "batchSize", batchSize, 1, MAX_PAGE_SIZE) ?? DEFAULT_PURGE_BATCH_SIZE,
+  };
+}
+
+/** Checks the callback of `transaction`; throws `INVALID_ARGUMENT`. */
+export function checkWork(work: unknown): void {
+  if (typeof work !== "function") throw invalid({ op: "transaction" }, "work must be a function");
 }

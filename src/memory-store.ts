@@ -1,13 +1,20 @@
 import { inspect } from "node:util";
-import { checkIterator, checkKey, checkOpen, checkPrefix, checkValue } from "./input.js";
+import {
+  checkEntries,
+  checkIterator,
+  checkKey,
+  checkKeys,
+  checkKeysOptions,
+  checkOpen,
+  checkPrefix,
+  checkPurgeOptions,
+  checkValue,
+  checkWork,
+} from "./input.js";
+import { type MemoryEntry, MemoryLayer } from "./memory-layer.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
-import type { ListIterator, Store } from "./types.js";
-
-interface Entry {
-  value: Buffer;
-  createdAt: Date;
-  updatedAt: Date;
-}
+import { keysetPages } from "./pages.js";
+import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
 
 /**
  * Orders strings by code point, which is the byte order of their UTF-8 (PostgreSQL's C collation).
@@ -30,6 +37,25 @@ function codePointRank(unit: number): number {
   return unit;
 }
 
+/** The index of the first key after `after` in sorted keys. */
+function firstAfter(sorted: readonly string[], after: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compareCodePoints(sorted[middle] as string, after) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** What a store and the transactions opened on it share. */
+interface Shared {
+  readonly pageSize: number;
+  /** Counts writes in any layer, so that a sorted key list knows when it went stale. */
+  version: number;
+}
+
 /**
  * A {@link Store} in a `Map`, with the same semantics and checks as the PostgreSQL stores: for
  * tests and for engines that need no durability (the original store's mem store). Values are
@@ -40,72 +66,135 @@ function codePointRank(unit: number): number {
  * await store.set("runs/1", "plan", new Uint8Array([1, 2, 3]));
  */
 export class MemoryStore implements Store {
-  readonly #prefixes = new Map<string, Map<string, Entry>>();
-  readonly #pageSize: number;
-  /** Counts writes, so that `list` knows when its sorted keys went stale. */
-  #version = 0;
+  #layer: MemoryLayer;
+  #shared: Shared;
+  /** The last prefix paged through, its keys sorted, and the version they were sorted at. */
+  #sorted: { prefix: string; version: number; keys: string[] } | undefined;
   #closed = false;
 
-  /** `pageSize` works as on PostgreSQL (the iterator sees a write after the page it falls in); `autoMigrate` has nothing to do here. */
+  /** `pageSize` works as on PostgreSQL (a write shows up in pages not yet fetched); `autoMigrate` has nothing to do here. */
   constructor(options?: StoreOptions) {
-    this.#pageSize = resolveStoreOptions(options).pageSize;
+    this.#layer = new MemoryLayer();
+    this.#shared = { pageSize: resolveStoreOptions(options).pageSize, version: 0 };
   }
 
   async get(prefix: string, key: string): Promise<Buffer | null> {
     checkOpen(this.#closed, "get", prefix, key);
     checkKey("get", prefix, key);
-    const entry = this.#prefixes.get(prefix)?.get(key);
+    const entry = this.#layer.read(prefix, key);
     return entry === undefined ? null : Buffer.from(entry.value);
   }
 
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
     checkOpen(this.#closed, "set", prefix, key);
     checkKey("set", prefix, key);
-    const bytes = Buffer.from(checkValue({ op: "set", prefix, key }, value));
-    let entries = this.#prefixes.get(prefix);
-    if (entries === undefined) {
-      entries = new Map();
-      this.#prefixes.set(prefix, entries);
-    }
-    const now = new Date();
-    entries.set(key, { value: bytes, createdAt: entries.get(key)?.createdAt ?? now, updatedAt: now });
-    this.#version++;
+    this.#write(prefix, key, checkValue({ op: "set", prefix, key }, value), new Date());
   }
 
   async remove(prefix: string, key: string): Promise<void> {
     checkOpen(this.#closed, "remove", prefix, key);
     checkKey("remove", prefix, key);
-    const entries = this.#prefixes.get(prefix);
-    if (entries?.delete(key) !== true) return;
-    if (entries.size === 0) this.#prefixes.delete(prefix);
-    this.#version++;
+    this.#delete(prefix, key);
   }
 
   async list(prefix: string, iterator: ListIterator): Promise<void> {
     checkOpen(this.#closed, "list", prefix);
     checkPrefix("list", prefix);
     checkIterator(prefix, iterator);
-    // Pages by key as the PostgreSQL stores do, so that writes made by the iterator show up the
-    // same way; the keys are sorted again only when something was written.
-    let after: string | undefined;
-    let sorted: string[] = [];
-    let next = 0;
-    let sortedAt = -1;
-    for (;;) {
-      if (sortedAt !== this.#version) {
-        const keys = [...(this.#prefixes.get(prefix)?.keys() ?? [])];
-        sorted = keys.filter((key) => after === undefined || compareCodePoints(key, after) > 0).sort(compareCodePoints);
-        next = 0;
-        sortedAt = this.#version;
-      }
-      const page = sorted.slice(next, next + this.#pageSize);
-      next += page.length;
-      for (const key of page) {
-        if ((await iterator(key)) === false) return;
-      }
-      if (page.length < this.#pageSize) return;
-      after = page.at(-1);
+    for await (const key of this.keys(prefix)) {
+      if ((await iterator(key)) === false) return;
     }
+  }
+
+  async *keys(prefix: string, options?: KeysOptions): AsyncGenerator<string> {
+    checkOpen(this.#closed, "keys", prefix);
+    const range = checkKeysOptions("keys", prefix, options, this.#shared.pageSize);
+    for await (const { key } of keysetPages(async (after, limit) => this.#page(prefix, after, limit), range)) yield key;
+  }
+
+  async *entries(prefix: string, options?: KeysOptions): AsyncGenerator<StoreEntry> {
+    checkOpen(this.#closed, "entries", prefix);
+    const range = checkKeysOptions("entries", prefix, options, this.#shared.pageSize);
+    yield* keysetPages(async (after, limit) => this.#page(prefix, after, limit), range);
+  }
+
+  async getMany(prefix: string, keys: readonly string[]): Promise<Map<string, Buffer>> {
+    checkOpen(this.#closed, "getMany", prefix);
+    const found = new Map<string, Buffer>();
+    for (const key of checkKeys("getMany", prefix, keys)) {
+      const entry = this.#layer.read(prefix, key);
+      if (entry !== undefined) found.set(key, Buffer.from(entry.value));
+    }
+    return found;
+  }
+
+  async setMany(prefix: string, entries: EntriesInput): Promise<void> {
+    checkOpen(this.#closed, "setMany", prefix);
+    const { keys, values } = checkEntries(prefix, entries);
+    const now = new Date();
+    keys.forEach((key, i) => {
+      this.#write(prefix, key, values[i] as Buffer, now);
+    });
+  }
+
+  async removeMany(prefix: string, keys: readonly string[]): Promise<number> {
+    checkOpen(this.#closed, "removeMany", prefix);
+    let removed = 0;
+    for (const key of new Set(checkKeys("removeMany", prefix, keys))) {
+      if (this.#delete(prefix, key)) removed++;
+    }
+    return removed;
+  }
+
+  async removePrefix(prefix: string): Promise<number> {
+    checkOpen(this.#closed, "removePrefix", prefix);
+    checkPrefix("removePrefix", prefix);
+    let removed = 0;
+    for (const key of this.#layer.keys(prefix)) {
+      if (this.#delete(prefix, key)) removed++;
+    }
+    return removed;
+  }
+
+  async count(prefix: string): Promise<number> {
+    checkOpen(this.#closed, "count", prefix);
+    checkPrefix("count", prefix);
+    return this.#layer.keys(prefix).size;
+  }
+
+  async has(prefix: string, key: string): Promise<boolean> {
+    checkOpen(this.#closed, "has", prefix, key);
+    checkKey("has", prefix, key);
+    return this.#layer.read(prefix, key) !== undefined;
+  }
+
+  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    checkOpen(this.#closed, "transaction");
+    checkWork(work);
+    const tx = new MemoryStore();
+    tx.#layer = new MemoryLayer(this.#layer);
+    tx.#shared = this.#shared;
+    try {
+      const result = await work(tx);
+      tx.#layer.commitTo(this.#layer);
+      this.#shared.version++;
+      return result;
+    } finally {
+      tx.#closed = true;
+    }
+  }
+
+  async purge(options: PurgeOptions): Promise<number> {
+    checkOpen(this.#closed, "purge", options?.prefix);
+    const { olderThan, prefix } = checkPurgeOptions(options);
+    let removed = 0;
+    for (const each of prefix === undefined ? this.#layer.prefixes() : [prefix]) {
+      for (const key of this.#layer.keys(each)) {
+        const entry = this.#layer.read(each, key);
+        if (entry !== undefined && entry.updatedAt < olderThan && this.#delete(each, key)) removed++;
+      }
+    }
+    return removed;
   }
 
   async close(): Promise<void> {
@@ -113,6 +202,39 @@ export class MemoryStore implements Store {
   }
 
   [inspect.custom](): string {
-    return `MemoryStore { ${this.#prefixes.size} prefixes${this.#closed ? ", closed" : ""} }`;
+    return `MemoryStore { ${this.#layer.prefixes().size} prefixes${this.#closed ? ", closed" : ""} }`;
+  }
+
+  #write(prefix: string, key: string, value: Buffer, now: Date): void {
+    const createdAt = this.#layer.read(prefix, key)?.createdAt ?? now;
+    this.#layer.write(prefix, key, { value: Buffer.from(value), createdAt, updatedAt: now });
+    this.#shared.version++;
+  }
+
+  #delete(prefix: string, key: string): boolean {
+    if (this.#layer.read(prefix, key) === undefined) return false;
+    this.#layer.write(prefix, key, null);
+    this.#shared.version++;
+    return true;
+  }
+
+  /** Up to `limit` rows after `after`, from the prefix's keys sorted once per version. */
+  #page(prefix: string, after: string | undefined, limit: number): StoreEntry[] {
+    let sorted = this.#sorted;
+    if (sorted?.prefix !== prefix || sorted.version !== this.#shared.version) {
+      const keys = [...this.#layer.keys(prefix)].sort(compareCodePoints);
+      sorted = { prefix, version: this.#shared.version, keys };
+      this.#sorted = sorted;
+    }
+    const start = after === undefined ? 0 : firstAfter(sorted.keys, after);
+    return sorted.keys.slice(start, start + limit).map((key) => {
+      const entry = this.#layer.read(prefix, key) as MemoryEntry;
+      return {
+        key,
+        value: Buffer.from(entry.value),
+        createdAt: new Date(entry.createdAt),
+        updatedAt: new Date(entry.updatedAt),
+      };
+    });
   }
 }

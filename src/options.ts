@@ -22,7 +22,11 @@ export const defaultStoreOptions: Readonly<Required<StoreOptions>> = Object.free
   pageSize: 1000,
 });
 
-const MAX_PAGE_SIZE = 100_000;
+/** The most rows one query of `list`, `keys`, `entries` or `purge` may fetch or delete. */
+export const MAX_PAGE_SIZE = 100_000;
+
+/** Rows per statement of `purge`. */
+export const DEFAULT_PURGE_BATCH_SIZE = 1000;
 
 /** Merges options over the defaults once, checks them and freezes the result. */
 export function resolveStoreOptions(options: StoreOptions = {}): Readonly<Required<StoreOptions>> {

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, count, eq, lt, type SQL, sql } from "drizzle-orm";
 import type { AnyPgDatabase } from "./migrate.js";
 import { workflowStore } from "./schema.js";
 
@@ -10,39 +10,116 @@ const keyInByteOrder = sql`${workflowStore.key} collate "C"`;
 
 const prefix = sql.placeholder("prefix");
 const key = sql.placeholder("key");
-const thisRow = and(eq(workflowStore.prefix, prefix), eq(workflowStore.key, key));
+const limit = sql.placeholder("limit");
+const inPrefix = eq(workflowStore.prefix, prefix);
+const thisRow = and(inPrefix, eq(workflowStore.key, key));
+// Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
+// 65,535 bind parameters. Values travel as base64 text: postgres.js cannot send a bytea[].
+const anyKey = sql`${workflowStore.key} = any(${sql.placeholder("keys")}::varchar[])`;
+const afterKey = sql`${keyInByteOrder} > ${sql.placeholder("after")}`;
+
+/** Turns each builder into a getter that prepares its statement on first use and keeps it. */
+function preparedOnFirstUse<T extends Record<string, () => unknown>>(
+  builders: T,
+): { readonly [K in keyof T]: ReturnType<T[K]> } {
+  const prepared = {} as { [K in keyof T]: ReturnType<T[K]> };
+  for (const name of Object.keys(builders) as (keyof T)[]) {
+    let statement: ReturnType<T[typeof name]> | undefined;
+    Object.defineProperty(prepared, name, {
+      get: () => {
+        statement ??= builders[name]?.() as ReturnType<T[typeof name]>;
+        return statement;
+      },
+    });
+  }
+  return prepared;
+}
 
 /**
  * The store's statements, built and prepared once per database (or transaction) rather than on
- * every call. Names are prefixed so they cannot clash with an app's own prepared statements.
+ * every call, each the first time it is needed. Names are prefixed so they cannot clash with an
+ * app's own prepared statements.
  */
 export function prepareQueries(db: AnyPgDatabase) {
-  const listPage = (after: boolean) =>
+  const keysPage = (after: boolean) =>
     db
       .select({ key: workflowStore.key })
       .from(workflowStore)
-      .where(
-        after
-          ? and(eq(workflowStore.prefix, prefix), sql`${keyInByteOrder} > ${sql.placeholder("after")}`)
-          : eq(workflowStore.prefix, prefix),
-      )
+      .where(after ? and(inPrefix, afterKey) : inPrefix)
       .orderBy(keyInByteOrder)
-      .limit(sql.placeholder("limit"));
-
-  return {
-    get: db.select({ value: workflowStore.value }).from(workflowStore).where(thisRow).prepare("workflow_store_get"),
-    set: db
+      .limit(limit);
+  const entriesPage = (after: boolean) =>
+    db
+      .select({
+        key: workflowStore.key,
+        value: workflowStore.value,
+        // Rows written by the original store may lack a timestamp.
+        createdAt: sql`coalesce(${workflowStore.createdAt}, ${workflowStore.updatedAt}, 'epoch')`.mapWith(
+          workflowStore.createdAt,
+        ),
+        updatedAt: sql`coalesce(${workflowStore.updatedAt}, ${workflowStore.createdAt}, 'epoch')`.mapWith(
+          workflowStore.updatedAt,
+        ),
+      })
+      .from(workflowStore)
+      .where(after ? and(inPrefix, afterKey) : inPrefix)
+      .orderBy(keyInByteOrder)
+      .limit(limit);
+  const upsert = (rows: SQL) =>
+    db
       .insert(workflowStore)
-      .values({ prefix, key, value: sql.placeholder("value"), createdAt: nowUtc, updatedAt: nowUtc })
+      .select(rows)
       .onConflictDoUpdate({
         target: [workflowStore.prefix, workflowStore.key],
         set: { value: sql`excluded.value`, updatedAt: sql`excluded.updated_at` },
-      })
-      .prepare("workflow_store_set"),
-    remove: db.delete(workflowStore).where(thisRow).prepare("workflow_store_remove"),
-    listFirst: listPage(false).prepare("workflow_store_list_first"),
-    listAfter: listPage(true).prepare("workflow_store_list_after"),
+      });
+  const countDeleted = (where: SQL | undefined, name: string) => {
+    const deleted = db.$with("deleted").as(db.delete(workflowStore).where(where).returning({ key: workflowStore.key }));
+    return db.with(deleted).select({ count: count() }).from(deleted).prepare(name);
   };
+  const purge = (where: SQL | undefined, name: string) => {
+    // A batch of old rows, skipping any a writer holds, so purge never waits on (or blocks) one.
+    const batch = db
+      .select({ prefix: workflowStore.prefix, key: workflowStore.key })
+      .from(workflowStore)
+      .where(where)
+      .limit(limit)
+      .for("update", { skipLocked: true });
+    return countDeleted(sql`(${workflowStore.prefix}, ${workflowStore.key}) in (${batch})`, name);
+  };
+  const olderThan = lt(workflowStore.updatedAt, sql.placeholder("olderThan"));
+
+  return preparedOnFirstUse({
+    get: () =>
+      db.select({ value: workflowStore.value }).from(workflowStore).where(thisRow).prepare("workflow_store_get"),
+    set: () =>
+      upsert(
+        sql`select ${prefix}::varchar, ${key}::varchar, ${sql.placeholder("value")}::bytea, ${nowUtc}, ${nowUtc}`,
+      ).prepare("workflow_store_set"),
+    remove: () => db.delete(workflowStore).where(thisRow).prepare("workflow_store_remove"),
+    has: () =>
+      db.select({ found: sql<number>`1` }).from(workflowStore).where(thisRow).limit(1).prepare("workflow_store_has"),
+    count: () => db.select({ count: count() }).from(workflowStore).where(inPrefix).prepare("workflow_store_count"),
+    keysFirst: () => keysPage(false).prepare("workflow_store_keys_first"),
+    keysAfter: () => keysPage(true).prepare("workflow_store_keys_after"),
+    entriesFirst: () => entriesPage(false).prepare("workflow_store_entries_first"),
+    entriesAfter: () => entriesPage(true).prepare("workflow_store_entries_after"),
+    getMany: () =>
+      db
+        .select({ key: workflowStore.key, value: workflowStore.value })
+        .from(workflowStore)
+        .where(and(inPrefix, anyKey))
+        .prepare("workflow_store_get_many"),
+    setMany: () =>
+      upsert(
+        sql`select ${prefix}::varchar, k, decode(v, 'base64'), ${nowUtc}, ${nowUtc}
+            from unnest(${sql.placeholder("keys")}::varchar[], ${sql.placeholder("values")}::text[]) as batch(k, v)`,
+      ).prepare("workflow_store_set_many"),
+    removeMany: () => countDeleted(and(inPrefix, anyKey), "workflow_store_remove_many"),
+    removePrefix: () => countDeleted(inPrefix, "workflow_store_remove_prefix"),
+    purgeAll: () => purge(olderThan, "workflow_store_purge"),
+    purgePrefix: () => purge(and(olderThan, inPrefix), "workflow_store_purge_prefix"),
+  });
 }
 
 /** The prepared statements of one database. */

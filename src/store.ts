@@ -1,19 +1,37 @@
 import { inspect } from "node:util";
 import type { ErrorSite } from "./errors.js";
-import { checkIterator, checkKey, checkOpen, checkPrefix, checkValue } from "./input.js";
+import {
+  checkEntries,
+  checkIterator,
+  checkKey,
+  checkKeys,
+  checkKeysOptions,
+  checkOpen,
+  checkPrefix,
+  checkPurgeOptions,
+  checkValue,
+  checkWork,
+} from "./input.js";
 import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
+import { keysetPages } from "./pages.js";
 import { type PreparedQueries, prepareQueries } from "./queries.js";
 import { translateError } from "./translate.js";
-import type { ListIterator, Store } from "./types.js";
+import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
+
+/** A row the original store wrote with a NULL value exists: it reads as empty, not as missing. */
+function valueOf(value: Buffer | null): Buffer {
+  return value ?? Buffer.alloc(0);
+}
 
 /**
  * The {@link Store} over a Drizzle PostgreSQL database of any driver. Built by
  * {@link createStoreWithDb}, {@link createPostgresStore} and {@link createEmbeddedStore}.
  */
 export class DrizzleStore implements Store {
+  readonly #db: AnyPgDatabase;
+  readonly #options: Readonly<Required<StoreOptions>>;
   readonly #queries: PreparedQueries;
-  readonly #pageSize: number;
   readonly #release: (() => Promise<void>) | undefined;
   readonly #label: string;
   #closed = false;
@@ -23,8 +41,9 @@ export class DrizzleStore implements Store {
    * @param label what `util.inspect` shows of the store (never a password).
    */
   constructor(db: AnyPgDatabase, options: Readonly<Required<StoreOptions>>, release?: () => Promise<void>, label = "") {
+    this.#db = db;
+    this.#options = options;
     this.#queries = prepareQueries(db);
-    this.#pageSize = options.pageSize;
     this.#release = release;
     this.#label = label;
   }
@@ -32,11 +51,8 @@ export class DrizzleStore implements Store {
   async get(prefix: string, key: string): Promise<Buffer | null> {
     checkOpen(this.#closed, "get", prefix, key);
     checkKey("get", prefix, key);
-    const rows = await this.#run({ op: "get", prefix, key }, () => this.#queries.get.execute({ prefix, key }));
-    const row = rows[0];
-    if (row === undefined) return null;
-    // A row the original store wrote with a NULL value exists: it reads as empty, not as missing.
-    return row.value ?? Buffer.alloc(0);
+    const [row] = await this.#run({ op: "get", prefix, key }, () => this.#queries.get.execute({ prefix, key }));
+    return row === undefined ? null : valueOf(row.value);
   }
 
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
@@ -56,22 +72,128 @@ export class DrizzleStore implements Store {
     checkOpen(this.#closed, "list", prefix);
     checkPrefix("list", prefix);
     checkIterator(prefix, iterator);
-    const limit = this.#pageSize;
-    let after: string | undefined;
+    for await (const key of this.keys(prefix)) {
+      if ((await iterator(key)) === false) return;
+    }
+  }
+
+  async *keys(prefix: string, options?: KeysOptions): AsyncGenerator<string> {
+    checkOpen(this.#closed, "keys", prefix);
+    const range = checkKeysOptions("keys", prefix, options, this.#options.pageSize);
+    const q = this.#queries;
+    const pages = keysetPages(
+      (after, limit) =>
+        this.#run({ op: "keys", prefix }, () =>
+          after === undefined ? q.keysFirst.execute({ prefix, limit }) : q.keysAfter.execute({ prefix, after, limit }),
+        ),
+      range,
+    );
+    for await (const row of pages) yield row.key;
+  }
+
+  async *entries(prefix: string, options?: KeysOptions): AsyncGenerator<StoreEntry> {
+    checkOpen(this.#closed, "entries", prefix);
+    const range = checkKeysOptions("entries", prefix, options, this.#options.pageSize);
+    const q = this.#queries;
+    const pages = keysetPages(
+      (after, limit) =>
+        this.#run({ op: "entries", prefix }, () =>
+          after === undefined
+            ? q.entriesFirst.execute({ prefix, limit })
+            : q.entriesAfter.execute({ prefix, after, limit }),
+        ),
+      range,
+    );
+    for await (const row of pages) {
+      yield { key: row.key, value: valueOf(row.value), createdAt: row.createdAt, updatedAt: row.updatedAt };
+    }
+  }
+
+  async getMany(prefix: string, keys: readonly string[]): Promise<Map<string, Buffer>> {
+    checkOpen(this.#closed, "getMany", prefix);
+    const wanted = checkKeys("getMany", prefix, keys);
+    if (wanted.length === 0) return new Map();
+    const rows = await this.#run({ op: "getMany", prefix }, () =>
+      this.#queries.getMany.execute({ prefix, keys: wanted }),
+    );
+    return new Map(rows.map((row) => [row.key, valueOf(row.value)]));
+  }
+
+  async setMany(prefix: string, entries: EntriesInput): Promise<void> {
+    checkOpen(this.#closed, "setMany", prefix);
+    const { keys, values } = checkEntries(prefix, entries);
+    if (keys.length === 0) return;
+    const encoded = values.map((value) => value.toString("base64"));
+    await this.#run({ op: "setMany", prefix }, () => this.#queries.setMany.execute({ prefix, keys, values: encoded }));
+  }
+
+  async removeMany(prefix: string, keys: readonly string[]): Promise<number> {
+    checkOpen(this.#closed, "removeMany", prefix);
+    const doomed = checkKeys("removeMany", prefix, keys);
+    if (doomed.length === 0) return 0;
+    const [row] = await this.#run({ op: "removeMany", prefix }, () =>
+      this.#queries.removeMany.execute({ prefix, keys: doomed }),
+    );
+    return row?.count ?? 0;
+  }
+
+  async removePrefix(prefix: string): Promise<number> {
+    checkOpen(this.#closed, "removePrefix", prefix);
+    checkPrefix("removePrefix", prefix);
+    const [row] = await this.#run({ op: "removePrefix", prefix }, () => this.#queries.removePrefix.execute({ prefix }));
+    return row?.count ?? 0;
+  }
+
+  async count(prefix: string): Promise<number> {
+    checkOpen(this.#closed, "count", prefix);
+    checkPrefix("count", prefix);
+    const [row] = await this.#run({ op: "count", prefix }, () => this.#queries.count.execute({ prefix }));
+    return row?.count ?? 0;
+  }
+
+  async has(prefix: string, key: string): Promise<boolean> {
+    checkOpen(this.#closed, "has", prefix, key);
+    checkKey("has", prefix, key);
+    const rows = await this.#run({ op: "has", prefix, key }, () => this.#queries.has.execute({ prefix, key }));
+    return rows.length > 0;
+  }
+
+  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    checkOpen(this.#closed, "transaction");
+    checkWork(work);
+    // The caller's own error comes back as it was thrown; only the database's is translated.
+    let failedInWork = false;
+    try {
+      return await this.#db.transaction(async (txDb) => {
+        const tx = new DrizzleStore(txDb, this.#options, undefined, `${this.#label} transaction`);
+        try {
+          return await work(tx);
+        } catch (error) {
+          failedInWork = true;
+          throw error;
+        } finally {
+          // A transaction store outlives its transaction only as a closed store.
+          tx.#closed = true;
+        }
+      });
+    } catch (error) {
+      throw failedInWork ? error : translateError(error, { op: "transaction" });
+    }
+  }
+
+  async purge(options: PurgeOptions): Promise<number> {
+    checkOpen(this.#closed, "purge", options?.prefix);
+    const { olderThan, prefix, batchSize } = checkPurgeOptions(options);
+    // An ISO string, not a Date: node-postgres would send a Date in the process's local time.
+    const params = { olderThan: olderThan.toISOString(), limit: batchSize, prefix };
+    let removed = 0;
     for (;;) {
-      // Keyset paging: each page is its own query, so no connection is held while the iterator
-      // runs, and keys written or removed meanwhile are neither repeated nor an error.
-      const page = await this.#run({ op: "list", prefix }, () =>
-        after === undefined
-          ? this.#queries.listFirst.execute({ prefix, limit })
-          : this.#queries.listAfter.execute({ prefix, after, limit }),
+      const [row] = await this.#run({ op: "purge", prefix }, () =>
+        prefix === undefined ? this.#queries.purgeAll.execute(params) : this.#queries.purgePrefix.execute(params),
       );
-      for (const { key } of page) {
-        if ((await iterator(key)) === false) return;
-      }
-      const last = page.at(-1);
-      if (last === undefined || page.length < limit) return;
-      after = last.key;
+      const batch = row?.count ?? 0;
+      removed += batch;
+      if (batch < batchSize) return removed;
     }
   }
 
@@ -97,7 +219,8 @@ export class DrizzleStore implements Store {
 /**
  * A store over an app's existing Drizzle PostgreSQL database or transaction, of any driver
  * (postgres.js, node-postgres, PGlite). Runs {@link migrate} first unless `autoMigrate` is `false`.
- * `close()` leaves the caller's connection open.
+ * `close()` leaves the caller's connection open. Built on a transaction, its writes commit and roll
+ * back with the app's own.
  *
  * @example
  * import { drizzle } from "drizzle-orm/node-postgres";

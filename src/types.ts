@@ -5,6 +5,39 @@
 // biome-ignore lint/suspicious/noConfusingVoidType: an iterator that returns nothing goes on; void says so.
 export type ListIterator = (key: string) => boolean | void | Promise<boolean | void>;
 
+/** Where {@link Store.keys} and {@link Store.entries} start, how many they yield, and how many rows a query fetches. */
+export interface KeysOptions {
+  /** Start after this key (exclusive), in byte order. @default the first key */
+  after?: string;
+  /** Yield at most this many. @default all */
+  limit?: number;
+  /** Rows per query, 1 to 100,000. @default the store's `pageSize` (1,000) */
+  pageSize?: number;
+}
+
+/** A row as {@link Store.entries} yields it. */
+export interface StoreEntry {
+  key: string;
+  value: Buffer;
+  /** When the key was first written (database clock). */
+  createdAt: Date;
+  /** When the value was last written (database clock). */
+  updatedAt: Date;
+}
+
+/** The values {@link Store.setMany} takes: `[key, value]` pairs (an array, a `Map`, any iterable) or an object. */
+export type EntriesInput = Iterable<readonly [string, Uint8Array]> | Record<string, Uint8Array>;
+
+/** What {@link Store.purge} deletes. */
+export interface PurgeOptions {
+  /** Delete rows whose `updated_at` is before this instant. */
+  olderThan: Date;
+  /** Only in this prefix. @default every prefix */
+  prefix?: string;
+  /** Rows per statement, so that no statement holds locks long. @default 1000 */
+  batchSize?: number;
+}
+
 /**
  * The workflow engine's store: binary values under a `(prefix, key)` pair.
  *
@@ -24,6 +57,37 @@ export interface Store {
    * `iterator` runs, so it may call the store itself.
    */
   list(prefix: string, iterator: ListIterator): Promise<void>;
+  /**
+   * The keys of exactly this prefix in byte order, fetched a page at a time. No connection is held
+   * between pages; breaking out of `for await` stops it.
+   */
+  keys(prefix: string, options?: KeysOptions): AsyncIterable<string>;
+  /** Like {@link Store.keys}, with each key's value and timestamps: one query per page, no `get` per key. */
+  entries(prefix: string, options?: KeysOptions): AsyncIterable<StoreEntry>;
+  /** The values of the keys that exist, in one statement; missing keys are absent from the map. */
+  getMany(prefix: string, keys: readonly string[]): Promise<Map<string, Buffer>>;
+  /** Writes every entry or none, in one statement. A key given twice is `INVALID_ARGUMENT`. */
+  setMany(prefix: string, entries: EntriesInput): Promise<void>;
+  /** Deletes these keys in one statement; returns how many rows it deleted. */
+  removeMany(prefix: string, keys: readonly string[]): Promise<number>;
+  /** Deletes every key of this prefix in one statement; returns how many rows it deleted. */
+  removePrefix(prefix: string): Promise<number>;
+  /** How many keys this prefix has. */
+  count(prefix: string): Promise<number>;
+  /** Whether the row exists, without reading its value. */
+  has(prefix: string, key: string): Promise<boolean>;
+  /**
+   * Runs `work` with a store whose writes commit together when it resolves, or not at all when it
+   * throws (the error is thrown on). Nested calls are savepoints. Use `tx`, not the outer store,
+   * inside: on one connection (PGlite, a pool of one) the outer store would wait for the
+   * transaction, which waits for `work`.
+   */
+  transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+  /**
+   * Deletes rows whose `updated_at` is before `olderThan`, `batchSize` rows per statement so that
+   * no lock is held long, skipping rows a writer holds. Returns how many rows it deleted.
+   */
+  purge(options: PurgeOptions): Promise<number>;
   /** Releases what the store opened itself; later calls reject with `CLOSED`. Calling it again does nothing. */
   close(): Promise<void>;
 }
