@@ -20,7 +20,7 @@ import { translateError } from "./translate.js";
 import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
 
 /** A row the original store wrote with a NULL value exists: it reads as empty, not as missing. */
-function valueOf(value: Buffer | null): Buffer {
+function storedValue(value: Buffer | null): Buffer {
   return value ?? Buffer.alloc(0);
 }
 
@@ -52,7 +52,7 @@ export class DrizzleStore implements Store {
     checkOpen(this.#closed, "get", prefix, key);
     checkKey("get", prefix, key);
     const [row] = await this.#run({ op: "get", prefix, key }, () => this.#queries.get.execute({ prefix, key }));
-    return row === undefined ? null : valueOf(row.value);
+    return row === undefined ? null : storedValue(row.value);
   }
 
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
@@ -105,7 +105,7 @@ export class DrizzleStore implements Store {
       range,
     );
     for await (const row of pages) {
-      yield { key: row.key, value: valueOf(row.value), createdAt: row.createdAt, updatedAt: row.updatedAt };
+      yield { key: row.key, value: storedValue(row.value), createdAt: row.createdAt, updatedAt: row.updatedAt };
     }
   }
 
@@ -116,7 +116,7 @@ export class DrizzleStore implements Store {
     const rows = await this.#run({ op: "getMany", prefix }, () =>
       this.#queries.getMany.execute({ prefix, keys: wanted }),
     );
-    return new Map(rows.map((row) => [row.key, valueOf(row.value)]));
+    return new Map(rows.map((row) => [row.key, storedValue(row.value)]));
   }
 
   async setMany(prefix: string, entries: EntriesInput): Promise<void> {
