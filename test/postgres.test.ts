@@ -129,7 +129,7 @@ describe.skipIf(databaseUrl === null)(`createPostgresStore on PostgreSQL${skipRe
     }
   });
 
-  it("lists 100,000 keys a page at a time, in order, each once", async () => {
+  it("lists, streams keys and streams entries of 100,000 rows a page at a time, in order, each once", async () => {
     const client = new pg.Pool({ connectionString: url, max: 2 });
     const limits: unknown[] = [];
     const db = drizzlePg({
@@ -143,21 +143,74 @@ describe.skipIf(databaseUrl === null)(`createPostgresStore on PostgreSQL${skipRe
         "insert into workflow_store (prefix, key, value) select $1, lpad(i::text, 6, '0'), '\\x00' from generate_series(1, 100000) i",
         [prefix],
       );
-      let count = 0;
-      let last = "";
-      let ordered = true;
-      await store.list(prefix, (key) => {
-        ordered &&= key > last;
-        last = key;
-        count++;
-      });
-      expect(count).toBe(100_000);
-      expect(ordered).toBe(true);
-      expect(limits).toHaveLength(101);
-      expect(new Set(limits)).toEqual(new Set([1000]));
-      await client.query("delete from workflow_store where prefix = $1", [prefix]);
+      const walk = async (keys: AsyncIterable<string> | ((visit: (key: string) => void) => Promise<void>)) => {
+        let count = 0;
+        let last = "";
+        let ordered = true;
+        const visit = (key: string) => {
+          ordered &&= key > last;
+          last = key;
+          count++;
+        };
+        if (typeof keys === "function") await keys(visit);
+        else for await (const key of keys) visit(key);
+        return { count, ordered };
+      };
+      const entryKeys = async function* () {
+        for await (const entry of store.entries(prefix)) yield entry.key;
+      };
+      for (const keys of [
+        (visit: (key: string) => void) => store.list(prefix, visit),
+        store.keys(prefix),
+        entryKeys(),
+      ]) {
+        limits.length = 0;
+        expect(await walk(keys)).toEqual({ count: 100_000, ordered: true });
+        // One query per 1,000 rows, and one more that finds the end.
+        expect(limits).toHaveLength(101);
+        expect(new Set(limits)).toEqual(new Set([1000]));
+      }
+      expect(await store.removePrefix(prefix)).toBe(100_000);
     } finally {
       await client.end();
+    }
+  });
+
+  it("purges in batches while another client writes, and the writer never fails", async () => {
+    const database = await freshDatabase("purge");
+    const purger = await createPostgresStore(database.url);
+    const writer = await createPostgresStore(database.url);
+    try {
+      const { client } = database.connect();
+      await client`
+        insert into workflow_store (prefix, key, value, created_at, updated_at)
+        select '/old', 'k' || i, '\\x00', now() - interval '2 days', now() - interval '2 days'
+        from generate_series(1, 20000) i`;
+      const cutoff = new Date(Date.now() - 24 * 3600 * 1000);
+      let writing = true;
+      let written = 0;
+      const writes = (async () => {
+        while (writing) {
+          // New rows, and old rows rewritten: both must survive the purge.
+          await writer.set("/new", `n${written}`, Buffer.from("fresh"));
+          await writer.set("/old", `k${(written * 37) % 20000}`, Buffer.from("rewritten"));
+          written++;
+        }
+      })();
+      const purged = await purger.purge({ olderThan: cutoff, batchSize: 500 });
+      writing = false;
+      await writes;
+      expect(written).toBeGreaterThan(0);
+      expect(purged).toBeGreaterThan(0);
+      const [left] =
+        await client`select count(*)::int as old from workflow_store where updated_at < now() - interval '1 day'`;
+      expect(left?.old).toBe(0);
+      expect(await purger.count("/new")).toBe(written);
+      expect(purged + (await purger.count("/old"))).toBeGreaterThanOrEqual(20000);
+    } finally {
+      await purger.close();
+      await writer.close();
+      await database.drop();
     }
   });
 

@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { and, eq, sql } from "drizzle-orm";
-import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryStore, type Store, StoreError, workflowStore } from "../../src/index.js";
+import { afterAll, beforeAll, describe, expect } from "vitest";
+import { type Store, StoreError } from "../../src/index.js";
 import type { Backend } from "./backends.js";
+import { coreCases } from "./core-cases.js";
+import { engineCases } from "./engine-cases.js";
 
 /** A prefix no other test uses, so tests share a store without seeing each other's rows. */
 export function freshPrefix(label = "t"): string {
   return `/${label}/${randomUUID()}`;
 }
 
-async function listAll(store: Store, prefix: string): Promise<string[]> {
+export async function listAll(store: Store, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   await store.list(prefix, (key) => {
     keys.push(key);
@@ -18,11 +18,13 @@ async function listAll(store: Store, prefix: string): Promise<string[]> {
   return keys;
 }
 
-function byteOrder(keys: string[]): string[] {
-  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
 }
 
-async function expectStoreError(promise: Promise<unknown>, code: StoreError["code"]): Promise<StoreError> {
+export async function expectStoreError(promise: Promise<unknown>, code: StoreError["code"]): Promise<StoreError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
@@ -32,433 +34,34 @@ async function expectStoreError(promise: Promise<unknown>, code: StoreError["cod
   return error as StoreError;
 }
 
+/** What a group of cases gets: the backend, and the store the suite opened on it. */
+export interface CaseContext {
+  backend: Backend;
+  store: () => Store;
+}
+
 /**
  * The one suite every backend passes: the original store's cases, the semantics the README
- * promises, input checks, and where the backend has a database, the rows behind the API.
+ * promises, input checks, streaming, batches, transactions and purge, and where the backend has a
+ * database, the rows behind the API. One store per backend is shared; each test uses its own prefix.
  */
 export function storeConformance(backend: Backend): void {
-  describe.skipIf(backend.skip !== undefined)(
-    `${backend.name}${backend.skip ? ` (skipped: ${backend.skip})` : ""}`,
-    () => {
-      let store: Store;
+  const title = `${backend.name}${backend.skip ? ` (skipped: ${backend.skip})` : ""}`;
+  describe.skipIf(backend.skip !== undefined)(title, () => {
+    let store: Store | undefined;
+    beforeAll(async () => {
+      store = await backend.create();
+    });
+    afterAll(() => backend.dispose());
 
-      beforeAll(async () => {
-        store = await backend.create();
-      });
-      afterAll(() => backend.dispose());
-
-      describe("the original store's cases", () => {
-        it("sets and gets a value", async () => {
-          const prefix = freshPrefix();
-          await store.set(prefix, "key1", Buffer.from("value1"));
-          expect(await store.get(prefix, "key1")).toEqual(Buffer.from("value1"));
-        });
-
-        it("updates a value", async () => {
-          const prefix = freshPrefix();
-          await store.set(prefix, "key1", Buffer.from("value1"));
-          await store.set(prefix, "key1", Buffer.from("value2"));
-          expect(await store.get(prefix, "key1")).toEqual(Buffer.from("value2"));
-        });
-
-        it("removes a value, and removing an absent key is not an error", async () => {
-          const prefix = freshPrefix();
-          await store.set(prefix, "key1", Buffer.from("value1"));
-          await store.remove(prefix, "key1");
-          expect(await store.get(prefix, "key1")).toBeNull();
-          await expect(store.remove(prefix, "key1")).resolves.toBeUndefined();
-          await expect(store.remove(freshPrefix(), "never-there")).resolves.toBeUndefined();
-        });
-
-        it("lists the keys of one prefix while another prefix has keys too", async () => {
-          const prefix = freshPrefix();
-          const other = freshPrefix();
-          for (const key of ["key1", "key2", "key3"]) await store.set(prefix, key, Buffer.from(key));
-          await store.set(other, "key4", Buffer.from("x"));
-          expect(await listAll(store, prefix)).toEqual(["key1", "key2", "key3"]);
-          expect(await listAll(store, other)).toEqual(["key4"]);
-        });
-
-        it("stops listing when the iterator returns false after two keys", async () => {
-          const prefix = freshPrefix();
-          for (const key of ["key1", "key2", "key3", "key4"]) await store.set(prefix, key, Buffer.from(key));
-          const seen: string[] = [];
-          await store.list(prefix, (key) => {
-            seen.push(key);
-            return seen.length < 2;
-          });
-          expect(seen).toEqual(["key1", "key2"]);
-        });
-
-        it("lists nothing for an unknown prefix", async () => {
-          expect(await listAll(store, freshPrefix("unknown"))).toEqual([]);
-        });
-
-        it("keeps binary data exactly: 00 01 02 FF FE FD", async () => {
-          const prefix = freshPrefix();
-          const bytes = Buffer.from([0x00, 0x01, 0x02, 0xff, 0xfe, 0xfd]);
-          await store.set(prefix, "binary", bytes);
-          const read = await store.get(prefix, "binary");
-          expect(Buffer.isBuffer(read)).toBe(true);
-          expect(read?.equals(bytes)).toBe(true);
-        });
-      });
-
-      describe("values", () => {
-        it("tells an empty value (empty Buffer) from a missing row (null)", async () => {
-          const prefix = freshPrefix();
-          await store.set(prefix, "empty", new Uint8Array(0));
-          const read = await store.get(prefix, "empty");
-          expect(Buffer.isBuffer(read)).toBe(true);
-          expect(read?.length).toBe(0);
-          expect(await store.get(prefix, "missing")).toBeNull();
-        });
-
-        it("stores exactly the bytes of a Uint8Array view with an offset", async () => {
-          const prefix = freshPrefix();
-          const backing = new Uint8Array([9, 9, 1, 2, 3, 9]);
-          await store.set(prefix, "view", backing.subarray(2, 5));
-          expect(await store.get(prefix, "view")).toEqual(Buffer.from([1, 2, 3]));
-        });
-
-        it("is not changed by the caller reusing the buffer it set or got", async () => {
-          const prefix = freshPrefix();
-          const value = Buffer.from([1, 2, 3]);
-          await store.set(prefix, "k", value);
-          value[0] = 42;
-          const read = await store.get(prefix, "k");
-          if (read === null) throw new Error("missing");
-          read[1] = 42;
-          expect(await store.get(prefix, "k")).toEqual(Buffer.from([1, 2, 3]));
-        });
-
-        it("round-trips a 1 MiB value of every byte", async () => {
-          const prefix = freshPrefix();
-          const big = Buffer.alloc(1024 * 1024, 0);
-          for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) % 256;
-          await store.set(prefix, "big", big);
-          expect((await store.get(prefix, "big"))?.equals(big)).toBe(true);
-        });
-
-        it("round-trips random keys and bytes", async () => {
-          const prefix = freshPrefix();
-          const name = fc
-            .string({ unit: "grapheme", minLength: 0, maxLength: 40 })
-            .filter((s) => !s.includes("\0") && [...s].length <= 255);
-          await fc.assert(
-            fc.asyncProperty(name, fc.uint8Array({ maxLength: 512 }), async (key, bytes) => {
-              await store.set(prefix, key, bytes);
-              expect(await store.get(prefix, key)).toEqual(Buffer.from(bytes));
-            }),
-            { numRuns: 60 },
-          );
-        });
-      });
-
-      describe("list", () => {
-        it("yields exactly this prefix: no pattern matching, no longer prefixes", async () => {
-          const base = freshPrefix();
-          const prefixes = [`${base}/a`, `${base}/a/b`, `${base}/ab`, `${base}/%`, `${base}/_`, `${base}/a%`];
-          for (const prefix of prefixes) await store.set(prefix, `in ${prefix}`, Buffer.from("x"));
-          for (const prefix of prefixes) expect(await listAll(store, prefix)).toEqual([`in ${prefix}`]);
-        });
-
-        it("treats % and _ in keys and prefixes as ordinary characters", async () => {
-          const prefix = `${freshPrefix()}%_`;
-          await store.set(prefix, "100%", Buffer.from("a"));
-          await store.set(prefix, "a_b", Buffer.from("b"));
-          expect(await store.get(prefix, "100_")).toBeNull();
-          expect(await store.get(prefix, "axb")).toBeNull();
-          expect(await listAll(store, prefix)).toEqual(["100%", "a_b"]);
-        });
-
-        it("yields keys in byte order (UTF-8, C collation)", async () => {
-          const prefix = freshPrefix();
-          const keys = [
-            "b",
-            "B",
-            "a",
-            "A",
-            "_",
-            "%",
-            "é",
-            "e",
-            "z",
-            "ab",
-            "a b",
-            "",
-            "😀",
-            "\uFFFD",
-            "\uE000",
-            "10",
-            "9",
-          ];
-          for (const key of keys) await store.set(prefix, key, Buffer.from(key));
-          expect(await listAll(store, prefix)).toEqual(byteOrder(keys));
-        });
-
-        it("stops when an async iterator resolves false", async () => {
-          const prefix = freshPrefix();
-          for (const key of ["a", "b", "c"]) await store.set(prefix, key, Buffer.from(key));
-          const seen: string[] = [];
-          await store.list(prefix, async (key) => {
-            seen.push(key);
-            return key !== "b";
-          });
-          expect(seen).toEqual(["a", "b"]);
-        });
-
-        it("passes on an error thrown by the iterator", async () => {
-          const prefix = freshPrefix();
-          await store.set(prefix, "a", Buffer.from("a"));
-          const thrown = new Error("from the iterator");
-          await expect(
-            store.list(prefix, () => {
-              throw thrown;
-            }),
-          ).rejects.toBe(thrown);
-        });
-
-        it("pages through many keys in order, each once", async () => {
-          const paged = await backend.create({ pageSize: 3, max: 1 });
-          try {
-            const prefix = freshPrefix();
-            const keys = Array.from({ length: 20 }, (_, i) => `k${String(i).padStart(2, "0")}`);
-            for (const key of keys) await paged.set(prefix, key, Buffer.from(key));
-            expect(await listAll(paged, prefix)).toEqual(keys);
-          } finally {
-            await paged.close();
-          }
-        });
-
-        it("lets the iterator call get, set and remove on one connection, without repeats or errors", async () => {
-          const single = await backend.create({ pageSize: 2, max: 1 });
-          try {
-            const prefix = freshPrefix();
-            for (const key of ["a", "c", "e", "g", "i"]) await single.set(prefix, key, Buffer.from(key));
-            const seen: string[] = [];
-            await single.list(prefix, async (key) => {
-              seen.push(key);
-              expect(await single.get(prefix, key)).toEqual(Buffer.from(key));
-              if (key === "a") {
-                await single.remove(prefix, "a"); // behind the cursor
-                await single.set(prefix, "b", Buffer.from("b")); // behind the next page
-                await single.remove(prefix, "g"); // ahead, on a later page
-                await single.set(prefix, "h", Buffer.from("h")); // ahead, on a later page
-              }
-            });
-            expect(new Set(seen).size).toBe(seen.length);
-            expect(seen).toEqual(["a", "c", "e", "h", "i"]);
-            expect(await listAll(single, prefix)).toEqual(["b", "c", "e", "h", "i"]);
-          } finally {
-            await single.close();
-          }
-        });
-      });
-
-      describe("input is checked before anything is written", () => {
-        const tooLong = "x".repeat(256);
-        const bad: [string, unknown, unknown][] = [
-          ["a prefix that is not a string", 42, "k"],
-          ["a key that is not a string", "p", null],
-          ["a key of 256 characters", "p", tooLong],
-          ["a prefix of 256 characters", tooLong, "k"],
-          ["a key with NUL", "p", "a\0b"],
-          ["a prefix with NUL", "p\0", "k"],
-          ["a key with a lone high surrogate", "p", "a\uD800"],
-          ["a key with a lone low surrogate", "p", "\uDC00b"],
-        ];
-        for (const [what, prefix, key] of bad) {
-          it(`rejects ${what} with INVALID_ARGUMENT on every call`, async () => {
-            const calls: Promise<unknown>[] = [
-              store.set(prefix as string, key as string, Buffer.from("v")),
-              store.get(prefix as string, key as string),
-              store.remove(prefix as string, key as string),
-            ];
-            for (const call of calls) await expectStoreError(call, "INVALID_ARGUMENT");
-            if (typeof prefix !== "string" || prefix.includes("\0") || prefix.length > 255) {
-              await expectStoreError(
-                store.list(prefix as string, () => {}),
-                "INVALID_ARGUMENT",
-              );
-            }
-            if (typeof prefix === "string" && typeof key === "string" && !prefix.includes("\0")) {
-              expect(await listAll(store, prefix.slice(0, 255))).not.toContain(key);
-            }
-          });
-        }
-
-        for (const [what, value] of [
-          ["a string", "text"],
-          ["null", null],
-          ["a number array", [1, 2]],
-          ["an ArrayBuffer", new ArrayBuffer(2)],
-        ] as const) {
-          it(`rejects a value that is ${what}, and writes nothing`, async () => {
-            const prefix = freshPrefix();
-            const error = await expectStoreError(
-              store.set(prefix, "k", value as unknown as Uint8Array),
-              "INVALID_ARGUMENT",
-            );
-            expect(error.op).toBe("set");
-            expect(error.prefix).toBe(prefix);
-            expect(error.key).toBe("k");
-            expect(error.message).toContain(prefix);
-            expect(await store.get(prefix, "k")).toBeNull();
-          });
-        }
-
-        it("accepts 255 characters, and 200 emoji (counted as PostgreSQL counts characters)", async () => {
-          const prefix = freshPrefix();
-          const emoji = "😀".repeat(200);
-          const longest = "y".repeat(255);
-          await store.set(prefix, emoji, Buffer.from("e"));
-          await store.set(prefix, longest, Buffer.from("l"));
-          await store.set(longest, longest, Buffer.from("p"));
-          expect(await store.get(prefix, emoji)).toEqual(Buffer.from("e"));
-          expect(await store.get(prefix, longest)).toEqual(Buffer.from("l"));
-          expect(await store.get(longest, longest)).toEqual(Buffer.from("p"));
-          await expectStoreError(store.set(prefix, "😀".repeat(256), Buffer.from("e")), "INVALID_ARGUMENT");
-        });
-
-        it("rejects a list iterator that is not a function", async () => {
-          await expectStoreError(store.list(freshPrefix(), "nope" as never), "INVALID_ARGUMENT");
-        });
-      });
-
-      it("agrees with MemoryStore on random sequences of operations", async () => {
-        const key = fc.constantFrom("a", "b", "B", "é", "😀", "a/b", "%");
-        const op = fc.oneof(
-          fc.record({ kind: fc.constant("set" as const), key, value: fc.uint8Array({ maxLength: 8 }) }),
-          fc.record({ kind: fc.constant("remove" as const), key }),
-          fc.record({ kind: fc.constant("get" as const), key }),
-          fc.record({ kind: fc.constant("list" as const) }),
-        );
-        await fc.assert(
-          fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
-            const prefix = freshPrefix("model");
-            const model = new MemoryStore();
-            for (const step of ops) {
-              if (step.kind === "set") {
-                await model.set(prefix, step.key, step.value);
-                await store.set(prefix, step.key, step.value);
-              } else if (step.kind === "remove") {
-                await model.remove(prefix, step.key);
-                await store.remove(prefix, step.key);
-              } else if (step.kind === "get") {
-                expect(await store.get(prefix, step.key)).toEqual(await model.get(prefix, step.key));
-              } else {
-                expect(await listAll(store, prefix)).toEqual(await listAll(model, prefix));
-              }
-            }
-          }),
-          { numRuns: 25 },
-        );
-      });
-
-      it("takes many concurrent writers of one key: none fails and one value wins whole", async () => {
-        const prefix = freshPrefix();
-        const values = Array.from({ length: 20 }, (_, i) => Buffer.alloc(64, i));
-        await Promise.all(values.map((value) => store.set(prefix, "contended", value)));
-        const read = await store.get(prefix, "contended");
-        expect(values.some((value) => read?.equals(value))).toBe(true);
-      });
-
-      describe("close", () => {
-        it("rejects every call after close with CLOSED, and closing twice is fine", async () => {
-          const closing = await backend.create();
-          await closing.close();
-          await closing.close();
-          await expectStoreError(closing.get("p", "k"), "CLOSED");
-          await expectStoreError(closing.set("p", "k", Buffer.from("v")), "CLOSED");
-          await expectStoreError(closing.remove("p", "k"), "CLOSED");
-          await expectStoreError(
-            closing.list("p", () => {}),
-            "CLOSED",
-          );
-        });
-      });
-
-      const db = backend.db;
-      describe.skipIf(db === undefined)(
-        `rows behind the API${db ? "" : " (skipped: no second handle on this database)"}`,
-        () => {
-          const row = async (prefix: string, key: string) => {
-            if (db === undefined) throw new Error("unreachable");
-            const [found] = await db()
-              .select({
-                value: workflowStore.value,
-                hex: sql<string>`encode(${workflowStore.value}, 'hex')`,
-                createdAt: workflowStore.createdAt,
-                updatedAt: workflowStore.updatedAt,
-                createdEpoch: sql<string>`extract(epoch from ${workflowStore.createdAt})`,
-              })
-              .from(workflowStore)
-              .where(and(eq(workflowStore.prefix, prefix), eq(workflowStore.key, key)));
-            return found;
-          };
-
-          it("writes the exact bytes and UTC timestamps from the database clock, in a non-UTC session", async () => {
-            const prefix = freshPrefix();
-            const before = Date.now();
-            await store.set(prefix, "k", Buffer.from([0, 1, 0xff]));
-            const after = Date.now();
-            const written = await row(prefix, "k");
-            expect(written?.hex).toBe("0001ff");
-            expect(written?.value).toEqual(Buffer.from([0, 1, 0xff]));
-            // The same instant read as a Date by Drizzle and as seconds by PostgreSQL, both near now.
-            const created = written?.createdAt?.getTime() ?? 0;
-            expect(created).toBeGreaterThanOrEqual(before - 2000);
-            expect(created).toBeLessThanOrEqual(after + 2000);
-            expect(Number(written?.createdEpoch) * 1000).toBeCloseTo(created, -1);
-            expect(written?.updatedAt?.getTime()).toBe(created);
-          });
-
-          it("keeps created_at and moves updated_at on overwrite", async () => {
-            const prefix = freshPrefix();
-            await store.set(prefix, "k", Buffer.from("one"));
-            const first = await row(prefix, "k");
-            await new Promise((resolve) => setTimeout(resolve, 20));
-            await store.set(prefix, "k", Buffer.from("two"));
-            const second = await row(prefix, "k");
-            expect(second?.createdAt).toEqual(first?.createdAt);
-            expect(second?.updatedAt?.getTime()).toBeGreaterThan(
-              first?.updatedAt?.getTime() ?? Number.POSITIVE_INFINITY,
-            );
-            expect(second?.value).toEqual(Buffer.from("two"));
-          });
-
-          it("turns bytea into a Buffer when it arrives as text, as through JSON", async () => {
-            if (db === undefined) throw new Error("unreachable");
-            const prefix = freshPrefix();
-            await store.set(prefix, "k", Buffer.from([0, 1, 0xff]));
-            const [read] = await db()
-              .select({
-                viaText: sql`${workflowStore.value}::text`.mapWith(workflowStore.value),
-                viaJson: sql`json_build_object('v', ${workflowStore.value}) ->> 'v'`.mapWith(workflowStore.value),
-              })
-              .from(workflowStore)
-              .where(and(eq(workflowStore.prefix, prefix), eq(workflowStore.key, "k")));
-            expect(read?.viaText).toEqual(Buffer.from([0, 1, 0xff]));
-            expect(read?.viaJson).toEqual(Buffer.from([0, 1, 0xff]));
-          });
-
-          it("leaves no row behind remove", async () => {
-            const prefix = freshPrefix();
-            await store.set(prefix, "k", Buffer.from("v"));
-            await store.remove(prefix, "k");
-            expect(await row(prefix, "k")).toBeUndefined();
-          });
-
-          it("reads a NULL value written by the original store as an empty Buffer, not as missing", async () => {
-            if (db === undefined) throw new Error("unreachable");
-            const prefix = freshPrefix();
-            await db().insert(workflowStore).values({ prefix, key: "null", value: null });
-            expect(await store.get(prefix, "null")).toEqual(Buffer.alloc(0));
-            expect(await listAll(store, prefix)).toEqual(["null"]);
-          });
-        },
-      );
-    },
-  );
+    const context: CaseContext = {
+      backend,
+      store: () => {
+        if (store === undefined) throw new Error("the suite's store is not open");
+        return store;
+      },
+    };
+    coreCases(context);
+    engineCases(context);
+  });
 }
