@@ -13,7 +13,7 @@ import {
 } from "./input.js";
 import { type MemoryEntry, MemoryLayer } from "./memory-layer.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
-import { keysetPages } from "./pages.js";
+import { eachKey, keysetPages } from "./pages.js";
 import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
 
 /**
@@ -101,9 +101,7 @@ export class MemoryStore implements Store {
     checkOpen(this.#closed, "list", prefix);
     checkPrefix("list", prefix);
     checkIterator(prefix, iterator);
-    for await (const key of this.keys(prefix)) {
-      if ((await iterator(key)) === false) return;
-    }
+    await eachKey(this.keys(prefix), iterator);
   }
 
   async *keys(prefix: string, options?: KeysOptions): AsyncGenerator<string> {

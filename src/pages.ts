@@ -1,4 +1,5 @@
 import type { KeyRange } from "./input.js";
+import type { ListIterator } from "./types.js";
 
 /** Fetches up to `limit` rows of a prefix whose key comes after `after` (all when undefined), in byte order. */
 export type PageFetcher<T> = (after: string | undefined, limit: number) => Promise<T[]>;
@@ -23,5 +24,12 @@ export async function* keysetPages<T extends { key: string }>(
     if (last === undefined || page.length < want) return;
     remaining -= page.length;
     after = last.key;
+  }
+}
+
+/** Calls `iterator` with each key until it returns `false`: `list` on top of `keys`. */
+export async function eachKey(keys: AsyncIterable<string>, iterator: ListIterator): Promise<void> {
+  for await (const key of keys) {
+    if ((await iterator(key)) === false) return;
   }
 }

@@ -14,7 +14,7 @@ import {
 } from "./input.js";
 import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
-import { keysetPages } from "./pages.js";
+import { eachKey, keysetPages, type PageFetcher } from "./pages.js";
 import { type PreparedQueries, prepareQueries } from "./queries.js";
 import { translateError } from "./translate.js";
 import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
@@ -72,39 +72,25 @@ export class DrizzleStore implements Store {
     checkOpen(this.#closed, "list", prefix);
     checkPrefix("list", prefix);
     checkIterator(prefix, iterator);
-    for await (const key of this.keys(prefix)) {
-      if ((await iterator(key)) === false) return;
-    }
+    await eachKey(this.keys(prefix), iterator);
   }
 
   async *keys(prefix: string, options?: KeysOptions): AsyncGenerator<string> {
-    checkOpen(this.#closed, "keys", prefix);
-    const range = checkKeysOptions("keys", prefix, options, this.#options.pageSize);
     const q = this.#queries;
-    const pages = keysetPages(
-      (after, limit) =>
-        this.#run({ op: "keys", prefix }, () =>
-          after === undefined ? q.keysFirst.execute({ prefix, limit }) : q.keysAfter.execute({ prefix, after, limit }),
-        ),
-      range,
+    const rows = this.#pages("keys", prefix, options, (after, limit) =>
+      after === undefined ? q.keysFirst.execute({ prefix, limit }) : q.keysAfter.execute({ prefix, after, limit }),
     );
-    for await (const row of pages) yield row.key;
+    for await (const row of rows) yield row.key;
   }
 
   async *entries(prefix: string, options?: KeysOptions): AsyncGenerator<StoreEntry> {
-    checkOpen(this.#closed, "entries", prefix);
-    const range = checkKeysOptions("entries", prefix, options, this.#options.pageSize);
     const q = this.#queries;
-    const pages = keysetPages(
-      (after, limit) =>
-        this.#run({ op: "entries", prefix }, () =>
-          after === undefined
-            ? q.entriesFirst.execute({ prefix, limit })
-            : q.entriesAfter.execute({ prefix, after, limit }),
-        ),
-      range,
+    const rows = this.#pages("entries", prefix, options, (after, limit) =>
+      after === undefined
+        ? q.entriesFirst.execute({ prefix, limit })
+        : q.entriesAfter.execute({ prefix, after, limit }),
     );
-    for await (const row of pages) {
+    for await (const row of rows) {
       yield { key: row.key, value: storedValue(row.value), createdAt: row.createdAt, updatedAt: row.updatedAt };
     }
   }
@@ -205,6 +191,18 @@ export class DrizzleStore implements Store {
 
   [inspect.custom](): string {
     return `DrizzleStore { ${this.#label}${this.#closed ? " closed" : ""} }`;
+  }
+
+  /** Checks a listing's arguments when iteration starts, then walks the prefix a page at a time. */
+  async *#pages<T extends { key: string }>(
+    op: "keys" | "entries",
+    prefix: string,
+    options: KeysOptions | undefined,
+    fetch: PageFetcher<T>,
+  ): AsyncGenerator<T> {
+    checkOpen(this.#closed, op, prefix);
+    const range = checkKeysOptions(op, prefix, options, this.#options.pageSize);
+    yield* keysetPages((after, limit) => this.#run({ op, prefix }, () => fetch(after, limit)), range);
   }
 
   async #run<T>(site: ErrorSite, query: () => Promise<T>): Promise<T> {
