@@ -1,4 +1,4 @@
-export { asBuffer, bytea, byteaToBuffer } from "./bytea.js";
+export { bytea, byteaToBuffer } from "./bytea.js";
 export type { PostgresConfig, SslMode } from "./config.js";
 export { defaultConfig, defaultPoolSettings, SSL_MODES, validateConfig } from "./config.js";
 export { parseDsn, toDsn } from "./dsn.js";
@@ -11,9 +11,9 @@ export { MemoryStore } from "./memory-store.js";
 export type { AnyPgDatabase } from "./migrate.js";
 export { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrate } from "./migrate.js";
 export type { StoreOptions } from "./options.js";
-export { defaultStoreOptions } from "./options.js";
+export { DEFAULT_PURGE_BATCH_SIZE, defaultStoreOptions, MAX_PAGE_SIZE } from "./options.js";
 export { createPostgresStore } from "./postgres-store.js";
 export type { WorkflowStoreRow } from "./schema.js";
 export { workflowStore } from "./schema.js";
 export { createStoreWithDb, DrizzleStore } from "./store.js";
-export type { ListIterator, Store } from "./types.js";
+export type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";

@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MemoryStore, type Store, workflowStore } from "../../src/index.js";
+import { type Store, workflowStore } from "../../src/index.js";
 import { type CaseContext, expectStoreError, freshPrefix, listAll } from "./conformance.js";
 
 function byteOrder(keys: string[]): string[] {
@@ -274,36 +274,6 @@ export function coreCases({ backend, store: suiteStore }: CaseContext): void {
     it("rejects a list iterator that is not a function", async () => {
       await expectStoreError(store.list(freshPrefix(), "nope" as never), "INVALID_ARGUMENT");
     });
-  });
-
-  it("agrees with MemoryStore on random sequences of operations", async () => {
-    const key = fc.constantFrom("a", "b", "B", "é", "😀", "a/b", "%");
-    const op = fc.oneof(
-      fc.record({ kind: fc.constant("set" as const), key, value: fc.uint8Array({ maxLength: 8 }) }),
-      fc.record({ kind: fc.constant("remove" as const), key }),
-      fc.record({ kind: fc.constant("get" as const), key }),
-      fc.record({ kind: fc.constant("list" as const) }),
-    );
-    await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
-        const prefix = freshPrefix("model");
-        const model = new MemoryStore();
-        for (const step of ops) {
-          if (step.kind === "set") {
-            await model.set(prefix, step.key, step.value);
-            await store.set(prefix, step.key, step.value);
-          } else if (step.kind === "remove") {
-            await model.remove(prefix, step.key);
-            await store.remove(prefix, step.key);
-          } else if (step.kind === "get") {
-            expect(await store.get(prefix, step.key)).toEqual(await model.get(prefix, step.key));
-          } else {
-            expect(await listAll(store, prefix)).toEqual(await listAll(model, prefix));
-          }
-        }
-      }),
-      { numRuns: 25 },
-    );
   });
 
   it("takes many concurrent writers of one key: none fails and one value wins whole", async () => {

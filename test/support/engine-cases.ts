@@ -1,7 +1,8 @@
 import { and, eq, like, sql } from "drizzle-orm";
 import { pgTable, text } from "drizzle-orm/pg-core";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createStoreWithDb, type Store, workflowStore } from "../../src/index.js";
+import { createStoreWithDb, MemoryStore, type Store, workflowStore } from "../../src/index.js";
 import { type CaseContext, collect, expectStoreError, freshPrefix, listAll } from "./conformance.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -16,11 +17,85 @@ async function fill(store: Store, prefix: string, keys: string[]): Promise<void>
   );
 }
 
+const modelKey = fc.constantFrom("a", "b", "B", "é", "😀", "a/b", "%", "");
+const write = fc.oneof(
+  fc.record({ kind: fc.constant("set" as const), key: modelKey, value: fc.uint8Array({ maxLength: 8 }) }),
+  fc.record({ kind: fc.constant("remove" as const), key: modelKey }),
+  fc.record({
+    kind: fc.constant("setMany" as const),
+    entries: fc.uniqueArray(fc.tuple(modelKey, fc.uint8Array({ maxLength: 4 })), {
+      selector: ([key]) => key,
+      maxLength: 4,
+    }),
+  }),
+  fc.record({ kind: fc.constant("removeMany" as const), keys: fc.array(modelKey, { maxLength: 4 }) }),
+);
+const operation = fc.oneof(
+  write,
+  fc.record({ kind: fc.constant("read" as const), keys: fc.array(modelKey, { maxLength: 3 }) }),
+  fc.record({ kind: fc.constant("removePrefix" as const) }),
+  fc.record({
+    kind: fc.constant("transaction" as const),
+    writes: fc.array(write, { maxLength: 4 }),
+    fail: fc.boolean(),
+  }),
+);
+type Operation = typeof operation extends fc.Arbitrary<infer T> ? T : never;
+
+/** Runs one operation and returns what it answered, so that two stores can be compared. */
+async function apply(store: Store, prefix: string, step: Operation): Promise<unknown> {
+  switch (step.kind) {
+    case "set":
+      return store.set(prefix, step.key, step.value);
+    case "remove":
+      return store.remove(prefix, step.key);
+    case "setMany":
+      return store.setMany(prefix, step.entries);
+    case "removeMany":
+      return store.removeMany(prefix, step.keys);
+    case "removePrefix":
+      return store.removePrefix(prefix);
+    case "read":
+      return {
+        many: [...(await store.getMany(prefix, step.keys))].sort(),
+        one: await Promise.all(step.keys.map((key) => store.get(prefix, key))),
+        has: await Promise.all(step.keys.map((key) => store.has(prefix, key))),
+        count: await store.count(prefix),
+        keys: await collect(store.keys(prefix, { pageSize: 2 })),
+        values: (await collect(store.entries(prefix))).map(({ key, value }) => [key, value]),
+      };
+    case "transaction":
+      return store
+        .transaction(async (tx) => {
+          for (const each of step.writes) await apply(tx, prefix, each);
+          if (step.fail) throw new Error("roll back");
+          return "committed";
+        })
+        .catch((error: Error) => error.message);
+  }
+}
+
 /** What a workflow engine needs beyond get/set: streaming, batches, transactions and purge. */
 export function engineCases({ backend, store: suiteStore }: CaseContext): void {
   let store: Store;
   beforeAll(() => {
     store = suiteStore();
+  });
+
+  it("agrees with MemoryStore on random sequences of every operation", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(operation, { maxLength: 20 }), async (steps) => {
+        const prefix = freshPrefix("model");
+        const model = new MemoryStore();
+        for (const step of steps) {
+          expect(await apply(store, prefix, step)).toEqual(await apply(model, prefix, step));
+        }
+        expect(await apply(store, prefix, { kind: "read", keys: [] })).toEqual(
+          await apply(model, prefix, { kind: "read", keys: [] }),
+        );
+      }),
+      { numRuns: 25 },
+    );
   });
 
   describe("keys and entries", () => {
