@@ -51,7 +51,7 @@ const REDACTED = "[redacted]";
  * Gives a config a `toJSON` and a `util.inspect` view without its password, so that logging it
  * never leaks the secret. Both are non-enumerable: spreading or comparing the config ignores them.
  */
-export function redactPassword<T extends { password: string }>(config: T): T {
+function redactPassword<T extends { password: string }>(config: T): T {
   const shown = () => ({ ...config, password: config.password === "" ? "" : REDACTED });
   Object.defineProperty(config, "toJSON", { value: shown, enumerable: false });
   Object.defineProperty(config, inspect.custom, {

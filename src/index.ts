@@ -1,4 +1,4 @@
-export { bytea, byteaToBuffer } from "./bytea.js";
+export { bytea } from "./bytea.js";
 export type { PostgresConfig, SslMode } from "./config.js";
 export { defaultConfig, defaultPoolSettings, SSL_MODES, validateConfig } from "./config.js";
 export { parseDsn, toDsn } from "./dsn.js";

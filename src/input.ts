@@ -4,7 +4,7 @@ import { DEFAULT_PURGE_BATCH_SIZE, MAX_PAGE_SIZE } from "./options.js";
 import type { KeysOptions, PurgeOptions } from "./types.js";
 
 /** PostgreSQL's `varchar(255)` of the prefix and key columns, counted in characters (code points). */
-export const MAX_NAME_CHARACTERS = 255;
+const MAX_NAME_CHARACTERS = 255;
 
 function codePointCount(value: string): number {
   let count = 0;

@@ -20,7 +20,7 @@ import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, Stor
  * Orders strings by code point, which is the byte order of their UTF-8 (PostgreSQL's C collation).
  * JavaScript's `<` compares UTF-16 units instead, and puts U+E000–U+FFFF after astral characters.
  */
-export function compareCodePoints(a: string, b: string): number {
+function compareCodePoints(a: string, b: string): number {
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {
     const x = a.charCodeAt(i);

@@ -3,7 +3,7 @@ import type { AnyPgDatabase } from "./migrate.js";
 import { workflowStore } from "./schema.js";
 
 /** The database clock in UTC, as `timestamp without time zone` holds it whatever the session's TimeZone. */
-export const nowUtc = sql<Date>`(now() at time zone 'utc')`;
+const nowUtc = sql<Date>`(now() at time zone 'utc')`;
 
 /** Keys compare byte by byte (UTF-8), whatever the database's collation. */
 const keyInByteOrder = sql`${workflowStore.key} collate "C"`;
@@ -27,7 +27,7 @@ function preparedOnFirstUse<T extends Record<string, () => unknown>>(
     let statement: ReturnType<T[typeof name]> | undefined;
     Object.defineProperty(prepared, name, {
       get: () => {
-        statement ??= builders[name]?.() as ReturnType<T[typeof name]>;
+        statement ??= (builders[name] as () => unknown)() as ReturnType<T[typeof name]>;
         return statement;
       },
     });

@@ -28,8 +28,6 @@ export interface BackendOptions extends StoreOptions {
 export interface Backend {
   name: string;
   skip?: string | undefined;
-  /** The store opens its own connection, so `close()` must release it. */
-  ownsConnection: boolean;
   /** A single connection, or a pool whose size `max` sets: `list` must work with one. */
   create(options?: BackendOptions): Promise<Store>;
   db?: () => AnyPgDatabase;
@@ -67,7 +65,6 @@ function closer() {
 function memoryBackend(): Backend {
   return {
     name: "MemoryStore",
-    ownsConnection: false,
     create: async ({ max: _max, ...options } = {}) => new MemoryStore(options),
     dispose: async () => {},
   };
@@ -77,7 +74,6 @@ function embeddedBackend(): Backend {
   const opened = closer();
   return {
     name: "embedded PGlite (createEmbeddedStore)",
-    ownsConnection: true,
     create: async (options) => opened.add(await createEmbeddedStore(options), (store) => store.close()),
     dispose: opened.dispose,
   };
@@ -89,7 +85,6 @@ function postgresJsBackend(): Backend {
   return {
     name: "PostgreSQL via postgres.js (createPostgresStore)",
     skip: postgresSkip(),
-    ownsConnection: true,
     create: async ({ max, ...options } = {}) =>
       opened.add(await createPostgresStore(`${databaseUrl()}?pool_max=${max ?? 10}`, options), (store) =>
         store.close(),
@@ -111,7 +106,6 @@ function nodePostgresBackend(): Backend {
   return {
     name: "PostgreSQL via node-postgres (createStoreWithDb)",
     skip: postgresSkip(),
-    ownsConnection: false,
     create: async ({ max, ...options } = {}) => createStoreWithDb(drizzlePg({ client: pool(max) }), options),
     db: () => {
       checker ??= drizzlePg({ client: pool(2) });
@@ -135,7 +129,6 @@ function pgliteBackend(): Backend {
   let db: AnyPgDatabase | undefined;
   return {
     name: "PGlite via createStoreWithDb",
-    ownsConnection: false,
     create: async ({ max: _max, ...options } = {}) => {
       db = await shared();
       return createStoreWithDb(db, options);
