@@ -1,18 +1,24 @@
-import { defineConfig } from "drizzle-kit";
+import { relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Config } from "drizzle-kit";
 import { configFromEnv } from "./src/env.js";
-import { tlsOptions } from "./src/postgres-store.js";
+import { tlsOptions } from "./src/tls.js";
+
+// One config for this repository (`npm run db:generate`) and for apps, which run it from the
+// installed package: `npx drizzle-kit migrate --config node_modules/drizzle-workflow-store/drizzle.config.ts`.
+// drizzle-kit takes paths relative to the working directory (it cannot read an absolute `out`), so
+// they are worked out from this file's place.
+const here = (path: string) => relative(process.cwd(), fileURLToPath(new URL(path, import.meta.url)));
 
 // The database comes from the environment as for the store itself: DATABASE_URL, else
 // POSTGRES_HOST/PORT/USER/PASSWORD/DB over the defaults.
 const database = configFromEnv();
 
-// The migrations table is the package's own (see src/migrate.ts), so that `drizzle-kit migrate`
-// and `migrate(db)` at start-up each see what the other applied, and an app's own
-// `__drizzle_migrations` is left alone.
-export default defineConfig({
+// No import of drizzle-kit itself: `npx drizzle-kit` may run without it in the app's node_modules.
+export default {
   dialect: "postgresql",
-  schema: "./src/schema.ts",
-  out: "./drizzle",
+  schema: here("./src/schema.ts"),
+  out: here("./drizzle"),
   dbCredentials: {
     host: database.host,
     port: database.port,
@@ -21,8 +27,12 @@ export default defineConfig({
     database: database.database,
     ssl: tlsOptions(database),
   },
+  // The package's own migrations table (see src/migrate.ts), so that `drizzle-kit migrate` and
+  // `migrate(db)` each see what the other applied, and an app's `__drizzle_migrations` is left alone.
   migrations: {
     schema: "drizzle",
     table: "__workflow_store_migrations",
   },
-});
+  // Studio and `push` from this config see the store's table only.
+  tablesFilter: ["workflow_store"],
+} satisfies Config;

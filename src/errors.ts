@@ -8,6 +8,10 @@ export type StoreErrorCode =
   | "CONNECTION"
   /** The database answered the query with an error. */
   | "QUERY"
+  /** The database role lacks a privilege the call needs; the message names it. */
+  | "PERMISSION"
+  /** The table or a migration it needs is missing; the message says what to run. */
+  | "SCHEMA"
   /** The store was closed before the call. */
   | "CLOSED";
 

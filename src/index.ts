@@ -1,19 +1,28 @@
 export { bytea } from "./bytea.js";
+export { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from "./catalog.js";
 export type { PostgresConfig, SslMode } from "./config.js";
 export { defaultConfig, defaultPoolSettings, SSL_MODES, validateConfig } from "./config.js";
 export { parseDsn, toDsn } from "./dsn.js";
-export type { EmbeddedStoreOptions } from "./embedded-store.js";
-export { createEmbeddedStore } from "./embedded-store.js";
+export type { EmbeddedConnectionOptions, EmbeddedStoreOptions } from "./embedded-store.js";
+export { connectEmbedded, createEmbeddedStore } from "./embedded-store.js";
 export { configFromEnv } from "./env.js";
 export type { StoreErrorCode, StoreOperation } from "./errors.js";
 export { StoreError } from "./errors.js";
 export { MemoryStore } from "./memory-store.js";
-export type { AnyPgDatabase } from "./migrate.js";
-export { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrate } from "./migrate.js";
+export type { AnyPgDatabase, MigrateOptions, MigrationInfo, MigrationStatus } from "./migrate.js";
+export { migrate, migrationStatus } from "./migrate.js";
 export type { StoreOptions } from "./options.js";
 export { DEFAULT_PURGE_BATCH_SIZE, defaultStoreOptions, MAX_PAGE_SIZE } from "./options.js";
-export { createPostgresStore } from "./postgres-store.js";
-export type { WorkflowStoreRow } from "./schema.js";
-export { workflowStore } from "./schema.js";
+export { connectPostgres, createPostgresStore } from "./postgres-store.js";
+export type { WorkflowStoreRow, WorkflowStoreTable } from "./schema.js";
+export { DEFAULT_SCHEMA, TABLE_NAME, workflowStore, workflowStoreTable } from "./schema.js";
 export { createStoreWithDb, DrizzleStore } from "./store.js";
-export type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
+export type {
+  Connection,
+  EntriesInput,
+  KeysOptions,
+  ListIterator,
+  PurgeOptions,
+  Store,
+  StoreEntry,
+} from "./types.js";

@@ -145,15 +145,20 @@ export function checkKeysOptions(op: StoreOperation, prefix: unknown, options: u
 }
 
 /** Checks the options of `purge` and fills in the batch size. */
-export function checkPurgeOptions(options: unknown): Required<Omit<PurgeOptions, "prefix">> & { prefix?: string } {
+export function checkPurgeOptions(
+  options: unknown,
+): Required<Omit<PurgeOptions, "prefix" | "onProgress">> & Pick<PurgeOptions, "prefix" | "onProgress"> {
   const site: ErrorSite = { op: "purge" };
   if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object with olderThan");
-  const { olderThan, prefix, batchSize } = options as PurgeOptions;
+  const { olderThan, prefix, batchSize, onProgress } = options as PurgeOptions;
   if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) {
     throw invalid(site, "olderThan must be a valid Date");
   }
   if (prefix !== undefined) checkPrefix("purge", prefix);
+  if (onProgress !== undefined && typeof onProgress !== "function")
+    throw invalid(site, "onProgress must be a function");
   return {
+    ...(onProgress !== undefined && { onProgress }),
     olderThan,
     ...(prefix !== undefined && { prefix }),
     batchSize: wholeNumber(site, "batchSize", batchSize, 1, MAX_PAGE_SIZE) ?? DEFAULT_PURGE_BATCH_SIZE,

@@ -184,7 +184,7 @@ export class MemoryStore implements Store {
 
   async purge(options: PurgeOptions): Promise<number> {
     checkOpen(this.#closed, "purge", options?.prefix);
-    const { olderThan, prefix } = checkPurgeOptions(options);
+    const { olderThan, prefix, onProgress } = checkPurgeOptions(options);
     let removed = 0;
     for (const each of prefix === undefined ? this.#layer.prefixes() : [prefix]) {
       for (const key of this.#layer.keys(each)) {
@@ -192,6 +192,7 @@ export class MemoryStore implements Store {
         if (entry !== undefined && entry.updatedAt < olderThan && this.#delete(each, key)) removed++;
       }
     }
+    onProgress?.(removed);
     return removed;
   }
 

@@ -1,4 +1,6 @@
+import { MIGRATIONS_SCHEMA } from "./catalog.js";
 import { StoreError } from "./errors.js";
+import { DEFAULT_SCHEMA } from "./schema.js";
 
 /** How a store behaves, whatever it runs on. */
 export interface StoreOptions {
@@ -14,13 +16,26 @@ export interface StoreOptions {
    * @default 1000
    */
   pageSize?: number;
+  /**
+   * The PostgreSQL schema that holds the table and, for any schema but `public`, the migration
+   * journal too (`<schema>.__workflow_store_migrations`). Stores on different schemas of one
+   * database keep separate data and migrate independently. With `public` the journal stays in
+   * drizzle-kit's default schema, `drizzle`, and the table is named without a schema, as the original
+   * store names it.
+   * @default "public"
+   */
+  schema?: string;
 }
 
 /** The defaults of {@link StoreOptions}. */
 export const defaultStoreOptions: Readonly<Required<StoreOptions>> = Object.freeze({
   autoMigrate: true,
   pageSize: 1000,
+  schema: DEFAULT_SCHEMA,
 });
+
+/** PostgreSQL keeps the first 63 bytes of a name (NAMEDATALEN - 1). */
+const MAX_NAME_BYTES = 63;
 
 /** The most rows one query of `list`, `keys`, `entries` or `purge` may fetch or delete. */
 export const MAX_PAGE_SIZE = 100_000;
@@ -33,6 +48,7 @@ export function resolveStoreOptions(options: StoreOptions = {}): Readonly<Requir
   const merged = {
     autoMigrate: options.autoMigrate ?? defaultStoreOptions.autoMigrate,
     pageSize: options.pageSize ?? defaultStoreOptions.pageSize,
+    schema: options.schema ?? defaultStoreOptions.schema,
   };
   if (typeof merged.autoMigrate !== "boolean") {
     throw new StoreError("CONFIG", { op: "config" }, "autoMigrate must be a boolean");
@@ -40,5 +56,30 @@ export function resolveStoreOptions(options: StoreOptions = {}): Readonly<Requir
   if (!Number.isInteger(merged.pageSize) || merged.pageSize < 1 || merged.pageSize > MAX_PAGE_SIZE) {
     throw new StoreError("CONFIG", { op: "config" }, `pageSize must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   }
+  checkSchemaName(merged.schema);
   return Object.freeze(merged);
+}
+
+/** Checks a PostgreSQL schema name as the `schema` option and the CLI's `--schema` take it. */
+export function checkSchemaName(schema: unknown): asserts schema is string {
+  if (schema === MIGRATIONS_SCHEMA) {
+    throw new StoreError(
+      "CONFIG",
+      { op: "config" },
+      `schema "${MIGRATIONS_SCHEMA}" holds the migration journal of the default layout; choose another schema`,
+    );
+  }
+  if (
+    typeof schema !== "string" ||
+    schema === "" ||
+    schema.includes("\0") ||
+    Buffer.byteLength(schema) > MAX_NAME_BYTES ||
+    schema.startsWith("pg_")
+  ) {
+    throw new StoreError(
+      "CONFIG",
+      { op: "config" },
+      `schema must be a PostgreSQL schema name: 1 to ${MAX_NAME_BYTES} bytes, no NUL, not starting with pg_`,
+    );
+  }
 }

@@ -1,22 +1,24 @@
+import { createHash } from "node:crypto";
 import { and, count, eq, lt, type SQL, sql } from "drizzle-orm";
 import type { AnyPgDatabase } from "./migrate.js";
-import { workflowStore } from "./schema.js";
+import { DEFAULT_SCHEMA, workflowStoreTable } from "./schema.js";
 
 /** The database clock in UTC, as `timestamp without time zone` holds it whatever the session's TimeZone. */
 const nowUtc = sql<Date>`(now() at time zone 'utc')`;
 
-/** Keys compare byte by byte (UTF-8), whatever the database's collation. */
-const keyInByteOrder = sql`${workflowStore.key} collate "C"`;
-
 const prefix = sql.placeholder("prefix");
 const key = sql.placeholder("key");
 const limit = sql.placeholder("limit");
-const inPrefix = eq(workflowStore.prefix, prefix);
-const thisRow = and(inPrefix, eq(workflowStore.key, key));
-// Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
-// 65,535 bind parameters. Values travel as base64 text: postgres.js cannot send a bytea[].
-const anyKey = sql`${workflowStore.key} = any(${sql.placeholder("keys")}::varchar[])`;
-const afterKey = sql`${keyInByteOrder} > ${sql.placeholder("after")}`;
+
+/**
+ * Statement names are the package's own, so they cannot clash with an app's; a store on another
+ * schema gets names of its own too (node-postgres refuses one name for two texts on a connection).
+ */
+function statementNames(schema: string): (name: string) => string {
+  if (schema === DEFAULT_SCHEMA) return (name) => `workflow_store_${name}`;
+  const tag = createHash("sha256").update(schema).digest("hex").slice(0, 8);
+  return (name) => `workflow_store_${name}_${tag}`;
+}
 
 /** Turns each builder into a getter that prepares its statement on first use and keeps it. */
 function preparedOnFirstUse<T extends Record<string, () => unknown>>(
@@ -37,10 +39,19 @@ function preparedOnFirstUse<T extends Record<string, () => unknown>>(
 
 /**
  * The store's statements, built and prepared once per database (or transaction) rather than on
- * every call, each the first time it is needed. Names are prefixed so they cannot clash with an
- * app's own prepared statements.
+ * every call, each the first time it is needed, on the table of the given PostgreSQL schema.
  */
-export function prepareQueries(db: AnyPgDatabase) {
+export function prepareQueries(db: AnyPgDatabase, schema: string) {
+  const workflowStore = workflowStoreTable(schema);
+  const named = statementNames(schema);
+  // Keys compare byte by byte (UTF-8), whatever the database's collation.
+  const keyInByteOrder = sql`${workflowStore.key} collate "C"`;
+  const inPrefix = eq(workflowStore.prefix, prefix);
+  const thisRow = and(inPrefix, eq(workflowStore.key, key));
+  // Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
+  // 65,535 bind parameters. Values travel as base64 text: postgres.js cannot send a bytea[].
+  const anyKey = sql`${workflowStore.key} = any(${sql.placeholder("keys")}::varchar[])`;
+  const afterKey = sql`${keyInByteOrder} > ${sql.placeholder("after")}`;
   const keysPage = (after: boolean) =>
     db
       .select({ key: workflowStore.key })
@@ -90,35 +101,33 @@ export function prepareQueries(db: AnyPgDatabase) {
   const olderThan = lt(workflowStore.updatedAt, sql.placeholder("olderThan"));
 
   return preparedOnFirstUse({
-    get: () =>
-      db.select({ value: workflowStore.value }).from(workflowStore).where(thisRow).prepare("workflow_store_get"),
+    get: () => db.select({ value: workflowStore.value }).from(workflowStore).where(thisRow).prepare(named("get")),
     set: () =>
       upsert(
         sql`select ${prefix}::varchar, ${key}::varchar, ${sql.placeholder("value")}::bytea, ${nowUtc}, ${nowUtc}`,
-      ).prepare("workflow_store_set"),
-    remove: () => db.delete(workflowStore).where(thisRow).prepare("workflow_store_remove"),
-    has: () =>
-      db.select({ found: sql<number>`1` }).from(workflowStore).where(thisRow).limit(1).prepare("workflow_store_has"),
-    count: () => db.select({ count: count() }).from(workflowStore).where(inPrefix).prepare("workflow_store_count"),
-    keysFirst: () => keysPage(false).prepare("workflow_store_keys_first"),
-    keysAfter: () => keysPage(true).prepare("workflow_store_keys_after"),
-    entriesFirst: () => entriesPage(false).prepare("workflow_store_entries_first"),
-    entriesAfter: () => entriesPage(true).prepare("workflow_store_entries_after"),
+      ).prepare(named("set")),
+    remove: () => db.delete(workflowStore).where(thisRow).prepare(named("remove")),
+    has: () => db.select({ found: sql<number>`1` }).from(workflowStore).where(thisRow).limit(1).prepare(named("has")),
+    count: () => db.select({ count: count() }).from(workflowStore).where(inPrefix).prepare(named("count")),
+    keysFirst: () => keysPage(false).prepare(named("keys_first")),
+    keysAfter: () => keysPage(true).prepare(named("keys_after")),
+    entriesFirst: () => entriesPage(false).prepare(named("entries_first")),
+    entriesAfter: () => entriesPage(true).prepare(named("entries_after")),
     getMany: () =>
       db
         .select({ key: workflowStore.key, value: workflowStore.value })
         .from(workflowStore)
         .where(and(inPrefix, anyKey))
-        .prepare("workflow_store_get_many"),
+        .prepare(named("get_many")),
     setMany: () =>
       upsert(
         sql`select ${prefix}::varchar, k, decode(v, 'base64'), ${nowUtc}, ${nowUtc}
             from unnest(${sql.placeholder("keys")}::varchar[], ${sql.placeholder("values")}::text[]) as batch(k, v)`,
-      ).prepare("workflow_store_set_many"),
-    removeMany: () => countDeleted(and(inPrefix, anyKey), "workflow_store_remove_many"),
-    removePrefix: () => countDeleted(inPrefix, "workflow_store_remove_prefix"),
-    purgeAll: () => purge(olderThan, "workflow_store_purge"),
-    purgePrefix: () => purge(and(olderThan, inPrefix), "workflow_store_purge_prefix"),
+      ).prepare(named("set_many")),
+    removeMany: () => countDeleted(and(inPrefix, anyKey), named("remove_many")),
+    removePrefix: () => countDeleted(inPrefix, named("remove_prefix")),
+    purgeAll: () => purge(olderThan, named("purge")),
+    purgePrefix: () => purge(and(olderThan, inPrefix), named("purge_prefix")),
   });
 }
 

@@ -1,5 +1,6 @@
 import { inspect } from "node:util";
-import type { ErrorSite } from "./errors.js";
+import { inspectCatalog, layoutOf } from "./catalog.js";
+import { type ErrorSite, StoreError } from "./errors.js";
 import {
   checkEntries,
   checkIterator,
@@ -16,6 +17,7 @@ import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { eachKey, keysetPages, type PageFetcher } from "./pages.js";
 import { type PreparedQueries, prepareQueries } from "./queries.js";
+import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { translateError } from "./translate.js";
 import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
 
@@ -43,7 +45,7 @@ export class DrizzleStore implements Store {
   constructor(db: AnyPgDatabase, options: Readonly<Required<StoreOptions>>, release?: () => Promise<void>, label = "") {
     this.#db = db;
     this.#options = options;
-    this.#queries = prepareQueries(db);
+    this.#queries = prepareQueries(db, options.schema);
     this.#release = release;
     this.#label = label;
   }
@@ -169,7 +171,7 @@ export class DrizzleStore implements Store {
 
   async purge(options: PurgeOptions): Promise<number> {
     checkOpen(this.#closed, "purge", options?.prefix);
-    const { olderThan, prefix, batchSize } = checkPurgeOptions(options);
+    const { olderThan, prefix, batchSize, onProgress } = checkPurgeOptions(options);
     // An ISO string, not a Date: node-postgres would send a Date in the process's local time.
     const params = { olderThan: olderThan.toISOString(), limit: batchSize, prefix };
     let removed = 0;
@@ -179,6 +181,7 @@ export class DrizzleStore implements Store {
       );
       const batch = row?.count ?? 0;
       removed += batch;
+      onProgress?.(removed);
       if (batch < batchSize) return removed;
     }
   }
@@ -226,7 +229,44 @@ export class DrizzleStore implements Store {
  * const store = await createStoreWithDb(db);
  */
 export async function createStoreWithDb(db: AnyPgDatabase, options?: StoreOptions): Promise<Store> {
-  const resolved = resolveStoreOptions(options);
-  if (resolved.autoMigrate) await migrate(db);
-  return new DrizzleStore(db, resolved, undefined, "caller's database");
+  return openStore(db, resolveStoreOptions(options), undefined, "caller's database");
+}
+
+/**
+ * Makes sure the table is there (migrating it when `autoMigrate` is on, checking for it otherwise)
+ * and builds the store; on failure releases what the factory opened.
+ */
+export async function openStore(
+  db: AnyPgDatabase,
+  options: Readonly<Required<StoreOptions>>,
+  release: (() => Promise<void>) | undefined,
+  label: string,
+): Promise<DrizzleStore> {
+  try {
+    if (options.autoMigrate) await migrate(db, { schema: options.schema });
+    else await requireTable(db, options.schema);
+  } catch (error) {
+    await release?.();
+    throw error;
+  }
+  return new DrizzleStore(db, options, release, label);
+}
+
+/** With `autoMigrate: false`, a missing table is a clear error at creation, not at the first call. */
+async function requireTable(db: AnyPgDatabase, schema: string): Promise<void> {
+  let tableExists: boolean;
+  try {
+    ({ tableExists } = await inspectCatalog(db, layoutOf(schema)));
+  } catch (error) {
+    throw translateError(error, { op: "connect" });
+  }
+  if (!tableExists) {
+    const where = schema === DEFAULT_SCHEMA ? "on the search_path" : `in schema "${schema}"`;
+    throw new StoreError(
+      "SCHEMA",
+      { op: "connect" },
+      `the ${TABLE_NAME} table does not exist ${where}: run \`workflow-store migrate\` (or the app's own ` +
+        "`drizzle-kit migrate` where the app's schema lists the table), or create the store with autoMigrate: true",
+    );
+  }
 }

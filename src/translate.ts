@@ -1,4 +1,5 @@
-import { type ErrorSite, StoreError } from "./errors.js";
+import { type ErrorSite, StoreError, type StoreErrorCode } from "./errors.js";
+import { TABLE_NAME } from "./schema.js";
 
 // SQLSTATE codes and classes (PostgreSQL manual, appendix A) that mean the connection, not the
 // query, failed.
@@ -9,6 +10,9 @@ const ADMIN_SHUTDOWN = "57P01";
 const CRASH_SHUTDOWN = "57P02";
 const CANNOT_CONNECT_NOW = "57P03";
 const INVALID_CATALOG_NAME = "3D000";
+const INSUFFICIENT_PRIVILEGE = "42501";
+const UNDEFINED_TABLE = "42P01";
+const INVALID_SCHEMA_NAME = "3F000";
 
 const CONNECTION_SQLSTATES = new Set([
   INSUFFICIENT_RESOURCES_TOO_MANY_CONNECTIONS,
@@ -71,7 +75,27 @@ export function translateError(error: unknown, site: ErrorSite): StoreError {
   if (error instanceof StoreError) return error;
   const cause = driverError(error);
   const code = typeof cause?.code === "string" ? cause.code : undefined;
-  const failure = site.op === "connect" || (code !== undefined && isConnectionFailure(code)) ? "CONNECTION" : "QUERY";
-  const detail = cause === undefined ? String(error) : `${cause.message}${code === undefined ? "" : ` [${code}]`}`;
+  let detail = cause === undefined ? String(error) : `${cause.message}${code === undefined ? "" : ` [${code}]`}`;
+  let failure: StoreErrorCode = "QUERY";
+  if (site.op === "connect" || (code !== undefined && isConnectionFailure(code))) {
+    failure = "CONNECTION";
+  } else if (code === INSUFFICIENT_PRIVILEGE) {
+    failure = "PERMISSION";
+  } else if (code === UNDEFINED_TABLE || code === INVALID_SCHEMA_NAME) {
+    // The table went away after the store started (dropped by `drizzle-kit push`, say).
+    failure = "SCHEMA";
+    detail += `: the ${TABLE_NAME} table is missing; run \`workflow-store migrate\` to create it again`;
+  }
   return new StoreError(failure, site, detail, { cause: cause ?? error });
+}
+
+/** The SQLSTATE of a driver's error, where it has one. */
+export function sqlState(error: unknown): string | undefined {
+  const code = driverError(error)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Whether an error is PostgreSQL's "permission denied" (42501). */
+export function isPermissionDenied(error: unknown): boolean {
+  return sqlState(error) === INSUFFICIENT_PRIVILEGE;
 }

@@ -1,3 +1,4 @@
+import type { AnyPgDatabase } from "./migrate.js";
 /**
  * Called by {@link Store.list} once per key. Returning `false` (or a promise of it) stops the
  * listing; anything else goes on to the next key.
@@ -36,6 +37,8 @@ export interface PurgeOptions {
   prefix?: string;
   /** Rows per statement, so that no statement holds locks long. @default 1000 */
   batchSize?: number;
+  /** Called after each statement with the number of rows removed so far, e.g. for a progress bar. */
+  onProgress?: (removed: number) => void;
 }
 
 /**
@@ -89,5 +92,16 @@ export interface Store {
    */
   purge(options: PurgeOptions): Promise<number>;
   /** Releases what the store opened itself; later calls reject with `CLOSED`. Calling it again does nothing. */
+  close(): Promise<void>;
+}
+
+/**
+ * A Drizzle database the package opened ({@link connectPostgres}, {@link connectEmbedded}), with
+ * what closes it.
+ */
+export interface Connection {
+  readonly db: AnyPgDatabase;
+  /** What the connection reaches, for messages; never holds a password. */
+  readonly label: string;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:net";
 import { inspect } from "node:util";
+import { sql } from "drizzle-orm";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import pg from "pg";
@@ -115,15 +116,33 @@ describe.skipIf(databaseUrl === null)(`createPostgresStore on PostgreSQL${skipRe
     }
   });
 
-  it("does not create the table when autoMigrate is false, and reports the missing table as QUERY", async () => {
+  it("does not create the table when autoMigrate is false, and says at creation that it is missing", async () => {
     const database = await freshDatabase("nomigrate");
     try {
-      const store = await createPostgresStore(database.url, { autoMigrate: false });
-      const error = await rejection(store.get("p", "k"));
-      expect(error.code).toBe("QUERY");
-      expect(error.message).toContain('prefix "p", key "k"');
-      expect((error.cause as { code?: string }).code).toBe("42P01");
-      await store.close();
+      const error = await rejection(createPostgresStore(database.url, { autoMigrate: false }));
+      expect(error.code).toBe("SCHEMA");
+      expect(error.message).toContain("workflow-store migrate");
+      const [row] = await database.connect(1).db.execute(sql`select to_regclass('workflow_store') as found`);
+      expect(row?.found).toBeNull();
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it("reports a table dropped while the store runs as SCHEMA, saying what to run", async () => {
+    const database = await freshDatabase("dropped");
+    try {
+      const store = await createPostgresStore(database.url);
+      try {
+        await database.connect(1).db.execute(sql`drop table workflow_store`);
+        const error = await rejection(store.get("p", "k"));
+        expect(error.code).toBe("SCHEMA");
+        expect(error.message).toContain('prefix "p", key "k"');
+        expect(error.message).toContain("workflow-store migrate");
+        expect((error.cause as { code?: string }).code).toBe("42P01");
+      } finally {
+        await store.close();
+      }
     } finally {
       await database.drop();
     }
