@@ -1,4 +1,4 @@
+import { storeConformance } from "../src/testing/index.js";
 import { backends } from "./support/backends.js";
-import { storeConformance } from "./support/conformance.js";
 
 for (const backend of backends()) storeConformance(backend);

@@ -14,6 +14,7 @@ import {
   type Store,
   type StoreOptions,
 } from "../../src/index.js";
+import type { ConformanceTarget } from "../../src/testing/index.js";
 import { TEST_TIME_ZONE } from "./global-setup.js";
 
 /** Options a test may ask a backend's store for. `max` is the pool size where there is a pool. */
@@ -22,15 +23,13 @@ export interface BackendOptions extends StoreOptions {
 }
 
 /**
- * One way of running the store. `skip` says why it cannot run here; `db` is a second handle on the
- * same database, for reading rows behind the store's back (absent where there is none to have).
+ * One way of running the store, as the conformance suite runs it. `skip` says why it cannot run
+ * here; `db` is a second handle on the same database, for reading rows behind the store's back
+ * (absent where there is none to have).
  */
-export interface Backend {
-  name: string;
-  skip?: string | undefined;
+export interface Backend extends ConformanceTarget {
   /** A single connection, or a pool whose size `max` sets: `list` must work with one. */
   create(options?: BackendOptions): Promise<Store>;
-  db?: () => AnyPgDatabase;
   /** Releases what the backend itself opened (clients, PGlite). */
   dispose(): Promise<void>;
 }

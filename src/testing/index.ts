@@ -1,0 +1,10 @@
+/**
+ * The conformance suite every store of this package passes, for checking another `Store`
+ * implementation the same way: `import { storeConformance } from "drizzle-workflow-store/testing"`
+ * in a vitest test file. Needs `vitest` (an optional peer dependency of this package).
+ *
+ * @packageDocumentation
+ */
+export type { ConformanceOptions, ConformanceStoreOptions, ConformanceTarget } from "./conformance.js";
+export { storeConformance } from "./conformance.js";
+export { collect, expectStoreError, freshPrefix, listAll } from "./helpers.js";
