@@ -1,3 +1,8 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 
@@ -7,7 +12,21 @@ declare module "vitest" {
     databaseUrl: string | null;
     /** Why the real-PostgreSQL tests are skipped, when they are. */
     postgresSkipReason: string;
+    /** The package as `npm pack` makes it, built from this tree, for tests that install it. */
+    tarball: string;
   }
+}
+
+/**
+ * Builds `dist/` and packs the package once per run, before any test file starts, so that the
+ * tests that run the `workflow-store` bin or install the tarball see what users get.
+ */
+async function buildAndPack(): Promise<{ tarball: string; remove: () => void }> {
+  const run = promisify(execFile);
+  await run("npx", ["tsc", "-p", "tsconfig.build.json"]);
+  const folder = mkdtempSync(join(tmpdir(), "dws-pack-"));
+  const { stdout } = await run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", folder]);
+  return { tarball: join(folder, stdout.trim()), remove: () => rmSync(folder, { recursive: true, force: true }) };
 }
 
 /** Test databases read text in a collation that is not byte order, so byte-order tests mean something. */
@@ -64,11 +83,13 @@ export async function createTestDatabase(adminUrl: string, label: string) {
 }
 
 export default async function setup(project: TestProject) {
+  const pack = await buildAndPack();
+  project.provide("tarball", pack.tarball);
   const server = await findServer();
   if (typeof server === "string") {
     project.provide("databaseUrl", null);
     project.provide("postgresSkipReason", server);
-    return;
+    return pack.remove;
   }
   const database = await createTestDatabase(server.adminUrl, "run").catch((error: Error) => {
     const where = new URL(server.adminUrl);
@@ -82,5 +103,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await database.drop();
     await server.stop();
+    pack.remove();
   };
 }

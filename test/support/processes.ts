@@ -1,0 +1,55 @@
+import { spawn } from "node:child_process";
+
+/** What a finished child process left. */
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment without any database settings, so a child sees only what a test gives it. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && name !== "DATABASE_URL" && !name.startsWith("POSTGRES_")) env[name] = value;
+  }
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
+/**
+ * Runs a command to its end (killed after `timeoutMs`, so no test hangs) and collects its output.
+ * `input` goes to its stdin.
+ */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: {
+    cwd?: string;
+    env?: Record<string, string>;
+    input?: Uint8Array | string;
+    timeoutMs?: number;
+    /** Aborting kills the process, for servers a test stops itself. */
+    signal?: AbortSignal;
+  } = {},
+): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? cleanEnv(),
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: options.timeoutMs ?? 60_000,
+      ...(options.signal && { signal: options.signal }),
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.on("error", (error) => {
+      if (error.name !== "AbortError") reject(error);
+    });
+    child.on("close", (code) =>
+      resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }),
+    );
+    child.stdin.end(options.input);
+  });
+}
