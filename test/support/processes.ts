@@ -2,8 +2,11 @@ import { spawn } from "node:child_process";
 
 /** What a finished child process left. */
 export interface ProcessResult {
+  /** null when the process was killed (by the timeout, say). */
   code: number | null;
   stdout: string;
+  /** stdout as the bytes it was, for binary output. */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -47,9 +50,10 @@ export function runProcess(
     child.on("error", (error) => {
       if (error.name !== "AbortError") reject(error);
     });
-    child.on("close", (code) =>
-      resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }),
-    );
+    child.on("close", (code) => {
+      const stdoutBytes = Buffer.concat(stdout);
+      resolve({ code, stdout: stdoutBytes.toString(), stdoutBytes, stderr: Buffer.concat(stderr).toString() });
+    });
     child.stdin.end(options.input);
   });
 }

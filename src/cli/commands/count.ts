@@ -1,0 +1,16 @@
+import type { Command } from "commander";
+import { globalOptions, withStore } from "../connection.js";
+import { printLine } from "../output.js";
+
+/** `count <prefix>`: how many keys a prefix has. */
+export function registerCount(program: Command): void {
+  program
+    .command("count")
+    .description("print how many keys a prefix has")
+    .argument("<prefix>", "the prefix")
+    .action(async (prefix: string, _options: unknown, command: Command) => {
+      await withStore(globalOptions(command), async (store) => {
+        await printLine(String(await store.count(prefix)));
+      });
+    });
+}

@@ -1,0 +1,75 @@
+import type { Command } from "commander";
+import { and, count, eq, sql } from "drizzle-orm";
+import { type Connection, DEFAULT_PURGE_BATCH_SIZE } from "../../index.js";
+import { cutoff, positiveInteger } from "../arguments.js";
+import { globalOptions, withStore } from "../connection.js";
+import { note, printLine } from "../output.js";
+import { purgeProgress } from "../progress.js";
+import { queryTable } from "../table-query.js";
+
+interface PurgeCommandOptions {
+  olderThan: Date;
+  prefix?: string;
+  dryRun?: boolean;
+  batchSize?: number;
+}
+
+/** How many rows a purge with these options would remove now. */
+async function countOlder(connection: Connection, schema: string, olderThan: Date, prefix: string | undefined) {
+  const [row] = await queryTable(connection, schema, (db, table) =>
+    db
+      .select({ rows: count() })
+      .from(table)
+      .where(
+        and(
+          // The column holds UTC without a zone: compare with UTC text, as the store's purge does.
+          sql`${table.updatedAt} < ${olderThan.toISOString()}`,
+          prefix === undefined ? undefined : eq(table.prefix, prefix),
+        ),
+      ),
+  );
+  return row?.rows ?? 0;
+}
+
+/** `purge --older-than <age|date> [--prefix P] [--dry-run]`: deletes rows not written since the cutoff. */
+export function registerPurge(program: Command): void {
+  program
+    .command("purge")
+    .description("delete rows not written since a cutoff, in batches; prints how many it removed")
+    .requiredOption(
+      "--older-than <age|date>",
+      "remove rows whose updated_at is before this: an age (30d, 12h, 90m, 45s) or an ISO date (UTC unless it has an offset)",
+      (value: string) => cutoff(value),
+    )
+    .option("--prefix <prefix>", "only in this prefix (default: every prefix)")
+    .option("--dry-run", "print how many rows would be removed, and remove none")
+    .option("--batch-size <n>", `rows per statement (default: ${DEFAULT_PURGE_BATCH_SIZE})`, positiveInteger)
+    .action(async (options: PurgeCommandOptions, command: Command) => {
+      const globals = globalOptions(command);
+      await withStore(globals, async (store, connection) => {
+        const total = await countOlder(connection, globals.schema, options.olderThan, options.prefix);
+        if (options.dryRun) {
+          await printLine(String(total));
+          note(`dry run: ${total} rows updated before ${options.olderThan.toISOString()} would be removed`);
+          return;
+        }
+        if (total === 0) {
+          await printLine("0");
+          return;
+        }
+        const progress = purgeProgress(total);
+        let removed: number;
+        try {
+          removed = await store.purge({
+            olderThan: options.olderThan,
+            ...(options.prefix !== undefined && { prefix: options.prefix }),
+            ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
+            onProgress: (removedSoFar) => progress.update(removedSoFar),
+          });
+        } finally {
+          progress.stop();
+        }
+        await printLine(String(removed));
+      });
+    });
+}

@@ -1,0 +1,29 @@
+import type { Command } from "commander";
+import { migrationStatus } from "../../index.js";
+import { globalOptions, withConnection } from "../connection.js";
+import { note, printLine } from "../output.js";
+
+/** `status`: each migration applied or pending, the journal, and whether the table exists. */
+export function registerStatus(program: Command): void {
+  program
+    .command("status")
+    .description("list each migration as applied or pending, the journal and whether the table exists")
+    .action(async (_options: unknown, command: Command) => {
+      const globals = globalOptions(command);
+      await withConnection(globals, async (connection) => {
+        const status = await migrationStatus(connection.db, { schema: globals.schema });
+        await printLine(`database  ${connection.label}`);
+        await printLine(`journal   ${status.journal}`);
+        await printLine(`table     ${status.schema}.workflow_store ${status.tableExists ? "exists" : "missing"}`);
+        for (const migration of status.migrations) {
+          await printLine(`${migration.applied ? "applied" : "pending"}   ${migration.tag}`);
+        }
+        if (!status.tableExists && status.migrations.some((migration) => migration.applied)) {
+          note(
+            `warning: ${status.journal} records migrations as applied, but the workflow_store table is missing: ` +
+              "run `workflow-store migrate` to re-create it",
+          );
+        }
+      });
+    });
+}

@@ -1,0 +1,19 @@
+import { once } from "node:events";
+
+/**
+ * Writes to stdout and waits when the pipe is full, so that a long listing piped into a slow
+ * reader does not pile up in memory.
+ */
+export async function print(chunk: string | Uint8Array): Promise<void> {
+  if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
+}
+
+/** A line to stdout. */
+export function printLine(line: string): Promise<void> {
+  return print(`${line}\n`);
+}
+
+/** A line to stderr: notes, warnings and progress, which are not the command's output. */
+export function note(line: string): void {
+  process.stderr.write(`workflow-store: ${line}\n`);
+}

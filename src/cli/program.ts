@@ -1,0 +1,77 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { registerCount } from "./commands/count.js";
+import { registerGet } from "./commands/get.js";
+import { registerGuardMigrations } from "./commands/guard-migrations.js";
+import { registerLs } from "./commands/ls.js";
+import { registerMigrate } from "./commands/migrate.js";
+import { registerPurge } from "./commands/purge.js";
+import { registerRm } from "./commands/rm.js";
+import { registerSet } from "./commands/set.js";
+import { registerStats } from "./commands/stats.js";
+import { registerStatus } from "./commands/status.js";
+import { CONNECTION_HELP, DEFAULT_DATA_DIR, DEFAULT_SCHEMA } from "./connection.js";
+import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode, exitCodeOf } from "./exit-codes.js";
+
+/** The commands, in the order `--help` lists them. */
+const COMMANDS: ((program: Command) => void)[] = [
+  registerMigrate,
+  registerStatus,
+  registerGet,
+  registerSet,
+  registerLs,
+  registerRm,
+  registerCount,
+  registerPurge,
+  registerStats,
+  registerGuardMigrations,
+];
+
+function packageVersion(): string {
+  // dist/cli/ and src/cli/ both sit two levels below package.json.
+  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
+/** The `workflow-store` command line, with every command and the options they all take. */
+export function buildProgram(): Command {
+  const program = new Command("workflow-store")
+    .description("Inspect and maintain a drizzle-workflow-store database: migrations, keys, values, purges.")
+    .version(packageVersion())
+    .option(
+      "--url <url>",
+      "PostgreSQL connection string, a postgres:// URL or libpq key=value pairs (default: DATABASE_URL, then POSTGRES_* variables, then the embedded store)",
+    )
+    .option(
+      "--data-dir <dir>",
+      "directory of the embedded (PGlite) store, used when no PostgreSQL is named",
+      DEFAULT_DATA_DIR,
+    )
+    .option("--schema <name>", "PostgreSQL schema of the workflow_store table", DEFAULT_SCHEMA)
+    // Settings made before the commands are added are inherited by them.
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride()
+    .configureOutput({ outputError: (message, write) => write(`workflow-store: ${message.replace(/^error: /, "")}`) })
+    .showHelpAfterError("(add --help for usage)")
+    .addHelpText("afterAll", `${EXIT_CODES_HELP}\n${CONNECTION_HELP}`);
+  for (const register of COMMANDS) register(program);
+  return program;
+}
+
+/**
+ * Runs the command line `argv` (as `process.argv` holds it) and resolves with the exit code. Errors
+ * are reported on stderr as `workflow-store: <message>`, never with a stack.
+ */
+export async function runCli(argv: readonly string[]): Promise<ExitCode> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT_CODES.OK;
+  } catch (error) {
+    // Commander has already printed its message, or the help and version it was asked for.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE;
+    process.stderr.write(`workflow-store: ${error instanceof Error ? error.message : String(error)}\n`);
+    return exitCodeOf(error);
+  }
+}

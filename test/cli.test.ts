@@ -1,0 +1,446 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
+import { cleanEnv, runProcess } from "./support/processes.js";
+
+const BIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+const COMMANDS = ["migrate", "status", "get", "set", "ls", "rm", "count", "purge", "stats"];
+const EXIT = { OK: 0, ERROR: 1, USAGE: 2, NOT_FOUND: 3, CONNECTION: 4 };
+const PASSWORD = "s3cret-pw";
+
+/** The tests' environment without any database settings, so that the CLI falls back to the embedded store. */
+const embeddedEnv = cleanEnv();
+
+interface CliResult {
+  code: number | null;
+  stdout: Buffer;
+  out: string;
+  err: string;
+}
+
+/** Runs the built bin and collects what it wrote; a run that hangs is killed and fails the test. */
+async function run(
+  args: string[],
+  options: { env?: Record<string, string>; input?: Uint8Array } = {},
+): Promise<CliResult> {
+  const result = await runProcess(process.execPath, [BIN, ...args], {
+    env: options.env ?? embeddedEnv,
+    ...(options.input && { input: options.input }),
+  });
+  if (result.code === null) throw new Error(`workflow-store ${args.join(" ")} was killed`);
+  return { code: result.code, stdout: result.stdoutBytes, out: result.stdout, err: result.stderr };
+}
+
+/** A database the CLI is pointed at, and a way to read and change it behind the CLI's back. */
+interface Target {
+  /** The global options that name this database. */
+  args: string[];
+  query(text: string): Promise<Record<string, unknown>[]>;
+  dispose(): Promise<void>;
+}
+
+interface Backend {
+  name: string;
+  enabled: boolean;
+  open(): Promise<Target>;
+}
+
+async function openEmbedded(): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), "dws-cli-"));
+  const dataDir = join(dir, "data");
+  return {
+    args: ["--data-dir", dataDir],
+    // One process at a time may open the directory: the CLI has exited by the time this runs.
+    query: async (text) => {
+      const client = await PGlite.create(dataDir);
+      try {
+        return (await client.query<Record<string, unknown>>(text)).rows;
+      } finally {
+        await client.close();
+      }
+    },
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+async function openPostgres(): Promise<Target> {
+  const database = await freshDatabase("cli");
+  const { client } = database.connect();
+  return {
+    args: ["--url", database.url],
+    query: async (text) => [...(await client.unsafe(text))],
+    dispose: database.drop,
+  };
+}
+
+const backends: Backend[] = [
+  { name: "the embedded store", enabled: true, open: openEmbedded },
+  { name: `PostgreSQL${skipReason}`, enabled: databaseUrl !== null, open: openPostgres },
+];
+
+function uniquePrefix(name: string): string {
+  return `/${name}/${randomUUID().slice(0, 8)}`;
+}
+
+function expectExit(result: CliResult, code: number): void {
+  expect(result.code, `exit code; stderr was: ${result.err}`).toBe(code);
+}
+
+for (const backend of backends) {
+  describe.skipIf(!backend.enabled)(`workflow-store on ${backend.name}`, () => {
+    const targets: Target[] = [];
+    const fresh = async () => {
+      const target = await backend.open();
+      targets.push(target);
+      return target;
+    };
+    const cli = (target: Target, args: string[], input?: Uint8Array) =>
+      run([...target.args, ...args], input === undefined ? {} : { input });
+    let shared: Target;
+
+    beforeAll(async () => {
+      shared = await fresh();
+      expectExit(await cli(shared, ["migrate"]), EXIT.OK);
+    });
+    afterAll(async () => {
+      for (const target of targets.splice(0)) await target.dispose();
+    });
+
+    it("migrates a fresh database once, then says it is up to date", async () => {
+      const target = await fresh();
+      const before = await cli(target, ["status"]);
+      expectExit(before, EXIT.OK);
+      expect(before.out).toMatch(/^journal +drizzle\.__workflow_store_migrations$/m);
+      expect(before.out).toMatch(/^table +public\.workflow_store missing$/m);
+      expect(before.out).toMatch(/^pending +0000_workflow_store$/m);
+
+      const first = await cli(target, ["migrate"]);
+      expectExit(first, EXIT.OK);
+      expect(first.out).toMatch(/^applied 0000_workflow_store/m);
+      const second = await cli(target, ["migrate"]);
+      expectExit(second, EXIT.OK);
+      expect(second.out).toMatch(/^up to date/);
+
+      const after = await cli(target, ["status"]);
+      expect(after.out).toMatch(/^table +public\.workflow_store exists$/m);
+      expect(after.out).toMatch(/^applied +0000_workflow_store$/m);
+      expect(after.out).not.toMatch(/^pending/m);
+      expect(after.err).toBe("");
+    }, 60_000);
+
+    it("prints the pending SQL on migrate --dry-run and changes nothing", async () => {
+      const target = await fresh();
+      const dryRun = await cli(target, ["migrate", "--dry-run"]);
+      expectExit(dryRun, EXIT.OK);
+      expect(dryRun.out).toMatch(/^-- 0000_workflow_store$/m);
+      expect(dryRun.out).toMatch(/CREATE TABLE IF NOT EXISTS "workflow_store"/);
+      expect((await cli(target, ["status"])).out).toMatch(/^pending +0000_workflow_store$/m);
+      const [row] = await target.query("select to_regclass('workflow_store') is not null as exists");
+      expect(row?.exists).toBe(false);
+    }, 60_000);
+
+    it("warns in status when the journal says applied but the table is gone, and migrate re-creates it", async () => {
+      const target = await fresh();
+      expectExit(await cli(target, ["migrate"]), EXIT.OK);
+      await target.query("drop table workflow_store");
+      const status = await cli(target, ["status"]);
+      expectExit(status, EXIT.OK);
+      expect(status.out).toMatch(/^table +public\.workflow_store missing$/m);
+      expect(status.err).toContain("run `workflow-store migrate` to re-create it");
+      expectExit(await cli(target, ["migrate"]), EXIT.OK);
+      expect((await cli(target, ["status"])).out).toMatch(/^table +public\.workflow_store exists$/m);
+    }, 60_000);
+
+    it("never migrates from a data command: a missing table says to run migrate", async () => {
+      const target = await fresh();
+      for (const args of [["count", "p"], ["ls", "p"], ["stats"], ["purge", "--older-than", "1d", "--dry-run"]]) {
+        const result = await cli(target, args);
+        expectExit(result, EXIT.ERROR);
+        expect(result.err).toMatch(/^workflow-store: .*run `workflow-store migrate`/);
+      }
+      const [row] = await target.query("select to_regclass('workflow_store') is not null as exists");
+      expect(row?.exists).toBe(false);
+    }, 60_000);
+
+    it("round-trips a value through set and get in every format", async () => {
+      const prefix = uniquePrefix("formats");
+      const document = { name: "plan", steps: [1, 2, 3], done: false };
+      expectExit(await cli(shared, ["set", prefix, "doc", JSON.stringify(document)]), EXIT.OK);
+      const get = (format: string) => cli(shared, ["get", prefix, "doc", "--format", format]);
+
+      expect((await cli(shared, ["get", prefix, "doc"])).out).toBe(`${JSON.stringify(document)}\n`);
+      expect((await get("utf8")).out).toBe(`${JSON.stringify(document)}\n`);
+      expect((await get("hex")).out).toBe(`${Buffer.from(JSON.stringify(document)).toString("hex")}\n`);
+      expect((await get("base64")).out).toBe(`${Buffer.from(JSON.stringify(document)).toString("base64")}\n`);
+      expect((await get("raw")).stdout).toEqual(Buffer.from(JSON.stringify(document)));
+      const json = await get("json");
+      expectExit(json, EXIT.OK);
+      expect(json.out).toBe(`${JSON.stringify(document, null, 2)}\n`);
+
+      expectExit(await cli(shared, ["set", prefix, "text", "héllo wörld"]), EXIT.OK);
+      expect((await cli(shared, ["get", prefix, "text"])).out).toBe("héllo wörld\n");
+      const notJson = await cli(shared, ["get", prefix, "text", "--format", "json"]);
+      expectExit(notJson, EXIT.ERROR);
+      expect(notJson.err).toMatch(/^workflow-store: the value is not JSON/);
+      expect(notJson.out).toBe("");
+    }, 60_000);
+
+    it("stores the exact bytes of stdin with `set … -` and gives them back with --format raw", async () => {
+      const prefix = uniquePrefix("binary");
+      // Every byte value, NUL and 0xff among them, and sequences that are not UTF-8.
+      const bytes = Buffer.concat([
+        Buffer.from([0x00, 0xff, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0x00]),
+        Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+      ]);
+      expectExit(await cli(shared, ["set", prefix, "blob", "-"], bytes), EXIT.OK);
+      const raw = await cli(shared, ["get", prefix, "blob", "--format", "raw"]);
+      expectExit(raw, EXIT.OK);
+      expect(raw.stdout.equals(bytes)).toBe(true);
+      expect((await cli(shared, ["get", prefix, "blob", "--format", "hex"])).out).toBe(`${bytes.toString("hex")}\n`);
+
+      const [row] = await shared.query(
+        `select encode(value, 'hex') as hex from workflow_store where prefix = '${prefix}' and key = 'blob'`,
+      );
+      expect(row?.hex).toBe(bytes.toString("hex"));
+
+      expectExit(await cli(shared, ["set", prefix, "empty", "-"], Buffer.alloc(0)), EXIT.OK);
+      const empty = await cli(shared, ["get", prefix, "empty", "--format", "raw"]);
+      expectExit(empty, EXIT.OK);
+      expect(empty.stdout.length).toBe(0);
+    }, 60_000);
+
+    it("lists keys in byte order with sizes and update times, paged with --after and --limit", async () => {
+      const prefix = uniquePrefix("ls");
+      const values: Record<string, string> = { b: "bb", B: "B", a: "aaa", é: "ééé", Z: "" };
+      for (const [key, value] of Object.entries(values)) {
+        expectExit(await cli(shared, ["set", prefix, key, value]), EXIT.OK);
+      }
+      const byteOrder = ["B", "Z", "a", "b", "é"];
+      const stored = await shared.query(
+        `select key, to_char(updated_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "updatedAt"
+         from workflow_store where prefix = '${prefix}'`,
+      );
+      const updatedAt = new Map(stored.map((row) => [row.key as string, row.updatedAt as string]));
+      const expected = byteOrder.map((key) => ({
+        key,
+        size: Buffer.byteLength(values[key] ?? ""),
+        updatedAt: updatedAt.get(key),
+      }));
+
+      const text = await cli(shared, ["ls", prefix]);
+      expectExit(text, EXIT.OK);
+      expect(text.out).toBe(expected.map((row) => `${row.key}\t${row.size}\t${row.updatedAt}\n`).join(""));
+
+      const json = await cli(shared, ["ls", prefix, "--json"]);
+      expectExit(json, EXIT.OK);
+      expect(JSON.parse(json.out)).toEqual(expected);
+
+      const firstPage = JSON.parse((await cli(shared, ["ls", prefix, "--json", "--limit", "2"])).out);
+      expect(firstPage).toEqual(expected.slice(0, 2));
+      const nextPage = await cli(shared, ["ls", prefix, "--json", "--limit", "2", "--after", firstPage[1].key]);
+      expect(JSON.parse(nextPage.out)).toEqual(expected.slice(2, 4));
+      const lastPage = await cli(shared, ["ls", prefix, "--json", "--after", "b"]);
+      expect(JSON.parse(lastPage.out)).toEqual(expected.slice(4));
+
+      const none = await cli(shared, ["ls", uniquePrefix("nothing"), "--json"]);
+      expectExit(none, EXIT.OK);
+      expect(JSON.parse(none.out)).toEqual([]);
+      expect((await cli(shared, ["ls", uniquePrefix("nothing")])).out).toBe("");
+    }, 60_000);
+
+    it("removes a key with rm, and exits 3 when there is no such key", async () => {
+      const prefix = uniquePrefix("rm");
+      expectExit(await cli(shared, ["set", prefix, "k", "v"]), EXIT.OK);
+      expectExit(await cli(shared, ["rm", prefix, "k"]), EXIT.OK);
+      const again = await cli(shared, ["rm", prefix, "k"]);
+      expectExit(again, EXIT.NOT_FOUND);
+      expect(again.err).toBe(`workflow-store: no key "k" in prefix "${prefix}"\n`);
+      const get = await cli(shared, ["get", prefix, "k"]);
+      expectExit(get, EXIT.NOT_FOUND);
+      expect(get.out).toBe("");
+      expect(get.err).toMatch(/^workflow-store: no key "k"/);
+    }, 60_000);
+
+    it("counts the keys of a prefix", async () => {
+      const prefix = uniquePrefix("count");
+      expect((await cli(shared, ["count", prefix])).out).toBe("0\n");
+      for (const key of ["a", "b", "c"]) expectExit(await cli(shared, ["set", prefix, key, key]), EXIT.OK);
+      const count = await cli(shared, ["count", prefix]);
+      expectExit(count, EXIT.OK);
+      expect(count.out).toBe("3\n");
+    }, 60_000);
+
+    it("counts on purge --dry-run and removes on purge, comparing timestamps in UTC", async () => {
+      const prefix = uniquePrefix("purge");
+      const other = uniquePrefix("purge-other");
+      for (const key of ["old1", "old2", "old3", "recent", "new"]) {
+        expectExit(await cli(shared, ["set", prefix, key, "v"]), EXIT.OK);
+      }
+      expectExit(await cli(shared, ["set", other, "old", "v"]), EXIT.OK);
+      // Two hours old against a 90-minute cutoff and one hour old: a time zone mix-up of the
+      // database (UTC+5:45) or of the process (UTC-3:30) would put them on the wrong side.
+      const age = (interval: string, where: string) =>
+        shared.query(
+          `update workflow_store set updated_at = (now() at time zone 'utc') - interval '${interval}' where ${where}`,
+        );
+      await age("2 hours", `prefix = '${prefix}' and key like 'old%'`);
+      await age("1 hour", `prefix = '${prefix}' and key = 'recent'`);
+      await age("2 hours", `prefix = '${other}'`);
+
+      const dryRun = await cli(shared, ["purge", "--older-than", "90m", "--prefix", prefix, "--dry-run"]);
+      expectExit(dryRun, EXIT.OK);
+      expect(dryRun.out).toBe("3\n");
+      expect((await cli(shared, ["count", prefix])).out).toBe("5\n");
+      // An ISO date-time without an offset is UTC, whatever TZ the process runs in.
+      const utcWithoutOffset = new Date(Date.now() - 90 * 60_000).toISOString().slice(0, 19);
+      const byIso = await cli(shared, ["purge", "--older-than", utcWithoutOffset, "--prefix", prefix, "--dry-run"]);
+      expectExit(byIso, EXIT.OK);
+      expect(byIso.out).toBe("3\n");
+
+      const purge = await cli(shared, ["purge", "--older-than", "90m", "--prefix", prefix, "--batch-size", "2"]);
+      expectExit(purge, EXIT.OK);
+      expect(purge.out).toBe("3\n");
+      // Not a terminal: one plain line per batch.
+      expect(purge.err).toBe("workflow-store: purged 2 of 3 rows\nworkflow-store: purged 3 of 3 rows\n");
+      expect((await cli(shared, ["ls", prefix])).out).toMatch(/^new\t.*\nrecent\t/);
+      expect((await cli(shared, ["count", other])).out).toBe("1\n");
+
+      const byDate = await cli(shared, ["purge", "--older-than", "2000-01-01", "--prefix", other]);
+      expectExit(byDate, EXIT.OK);
+      expect(byDate.out).toBe("0\n");
+      const everyPrefix = await cli(shared, ["purge", "--older-than", "90m", "--dry-run"]);
+      expect(everyPrefix.out).toBe("1\n");
+      expect((await cli(shared, ["purge", "--older-than", "90m"])).out).toBe("1\n");
+      expect((await cli(shared, ["count", other])).out).toBe("0\n");
+    }, 90_000);
+
+    it("prints rows and bytes per prefix, largest first, limited by --top", async () => {
+      const target = await fresh();
+      expectExit(await cli(target, ["migrate"]), EXIT.OK);
+      const sets: [string, string, string][] = [
+        ["small", "a", "x"],
+        ["small", "b", "x"],
+        ["small", "c", "x"],
+        ["big", "a", "x".repeat(1000)],
+        ["mid", "a", "y".repeat(100)],
+        ["mid", "b", "y".repeat(100)],
+      ];
+      for (const [prefix, key, value] of sets) expectExit(await cli(target, ["set", prefix, key, value]), EXIT.OK);
+
+      const stats = await cli(target, ["stats"]);
+      expectExit(stats, EXIT.OK);
+      expect(stats.out).toBe("big\t1\t1000\nmid\t2\t200\nsmall\t3\t3\n");
+      const top = await cli(target, ["stats", "--top", "2", "--json"]);
+      expectExit(top, EXIT.OK);
+      expect(JSON.parse(top.out)).toEqual([
+        { prefix: "big", rows: 1, bytes: 1000 },
+        { prefix: "mid", rows: 2, bytes: 200 },
+      ]);
+    }, 60_000);
+
+    it("puts the table and its rows in another PostgreSQL schema with --schema", async () => {
+      const target = await fresh();
+      const inTenant = (args: string[]) => cli(target, [...args, "--schema", "tenant_a"]);
+      const migrate = await inTenant(["migrate"]);
+      expectExit(migrate, EXIT.OK);
+      expect(migrate.out).toMatch(/^applied 0000_workflow_store .*schema tenant_a/m);
+      expect((await inTenant(["status"])).out).toMatch(/^table +tenant_a\.workflow_store exists$/m);
+      expectExit(await inTenant(["set", "p", "k", "tenant value"]), EXIT.OK);
+      expect((await inTenant(["get", "p", "k"])).out).toBe("tenant value\n");
+      expect((await inTenant(["ls", "p"])).out).toMatch(/^k\t12\t/);
+
+      const rows = await target.query(
+        "select prefix, key, convert_from(value, 'UTF8') as value from tenant_a.workflow_store",
+      );
+      expect(rows).toEqual([{ prefix: "p", key: "k", value: "tenant value" }]);
+      const [publicTable] = await target.query("select to_regclass('public.workflow_store') is not null as exists");
+      expect(publicTable?.exists).toBe(false);
+      const inPublic = await cli(target, ["get", "p", "k"]);
+      expectExit(inPublic, EXIT.ERROR);
+      expect(inPublic.err).toContain("run `workflow-store migrate`");
+    }, 60_000);
+  });
+}
+
+describe.skipIf(databaseUrl === null)(`workflow-store finds PostgreSQL in the environment${skipReason}`, () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  beforeAll(async () => {
+    database = await freshDatabase("cli_env");
+    expectExit(await run(["migrate", "--url", database.url]), EXIT.OK);
+  });
+  afterAll(() => database?.drop());
+
+  it("uses DATABASE_URL when there is no --url", async () => {
+    const env = { ...embeddedEnv, DATABASE_URL: database.url };
+    expectExit(await run(["set", "env", "k", "from DATABASE_URL"], { env }), EXIT.OK);
+    const status = await run(["status"], { env });
+    expect(status.out).toMatch(/^database +postgres /m);
+    expect((await run(["get", "env", "k", "--url", database.url])).out).toBe("from DATABASE_URL\n");
+  });
+
+  it("uses the POSTGRES_* variables when there is no --url and no DATABASE_URL", async () => {
+    const url = new URL(database.url);
+    const env = {
+      ...embeddedEnv,
+      POSTGRES_HOST: url.hostname,
+      POSTGRES_PORT: url.port || "5432",
+      POSTGRES_USER: decodeURIComponent(url.username),
+      POSTGRES_PASSWORD: decodeURIComponent(url.password),
+      POSTGRES_DB: url.pathname.slice(1),
+    };
+    expectExit(await run(["set", "env", "pg", "from POSTGRES_*"], { env }), EXIT.OK);
+    expect((await run(["get", "env", "pg", "--url", database.url])).out).toBe("from POSTGRES_*\n");
+  });
+});
+
+describe("workflow-store without a database", () => {
+  it.each(["", ...COMMANDS])("prints help and exits 0 for `%s --help`", async (command) => {
+    const result = await run(command === "" ? ["--help"] : [command, "--help"]);
+    expectExit(result, EXIT.OK);
+    expect(result.out).toContain(`Usage: workflow-store${command === "" ? "" : ` ${command}`}`);
+    expect(result.out).toContain("--url <url>");
+    expect(result.out).toContain("--data-dir <dir>");
+    expect(result.out).toContain("--schema <name>");
+    expect(result.out).toMatch(/Exit codes:\n {2}0 {2}success\n {2}1 {2}other error\n {2}2 {2}usage error/);
+    expect(result.out).toContain("3  not found");
+    expect(result.out).toContain("4  connection error");
+  });
+
+  it.each([
+    ["an unknown option", ["count", "p", "--bogus"]],
+    ["an unknown command", ["frobnicate"]],
+    ["no command", []],
+    ["a missing argument", ["get", "p"]],
+    ["an unknown format", ["get", "p", "k", "--format", "xml"]],
+    ["a limit of 0", ["ls", "p", "--limit", "0"]],
+    ["a limit that is not a number", ["ls", "p", "--limit", "ten"]],
+    ["a --top that is not a number", ["stats", "--top", "-1"]],
+    ["purge without --older-than", ["purge"]],
+    ["an age without a unit", ["purge", "--older-than", "30"]],
+    ["an age in weeks", ["purge", "--older-than", "2w"]],
+    ["a date that is not ISO", ["purge", "--older-than", "yesterday"]],
+    ["a connection string that is not one", ["count", "p", "--url", "postgres://u:pw@host:notaport/db"]],
+  ])("exits 2 on %s", async (_case, args) => {
+    const result = await run(args);
+    expectExit(result, EXIT.USAGE);
+    expect(result.err).toMatch(/^workflow-store: |^Usage: workflow-store/);
+    expect(result.err).not.toMatch(/^\s+at /m);
+  });
+
+  it.each([
+    ["--url", (url: string) => ({ args: ["count", "p", "--url", url], env: embeddedEnv })],
+    ["DATABASE_URL", (url: string) => ({ args: ["count", "p"], env: { ...embeddedEnv, DATABASE_URL: url } })],
+  ])("exits 4 when the server named by %s cannot be reached, and never shows the password", async (_how, make) => {
+    const { args, env } = make(`postgres://u:${PASSWORD}@127.0.0.1:1/db`);
+    const result = await run(args, { env });
+    expectExit(result, EXIT.CONNECTION);
+    expect(result.err).toMatch(/^workflow-store: .*connect/);
+    expect(result.err).not.toMatch(/^\s+at /m);
+    expect(`${result.out}${result.err}`).not.toContain(PASSWORD);
+  });
+});
