@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import postgres from "postgres";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv, type ProcessResult, runProcess } from "./support/processes.js";
 
@@ -56,7 +55,8 @@ describe.skipIf(databaseUrl === null)(`an app on Drizzle with the packed package
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
     return result;
   };
-  const listTheTable = () => copyFileSync(join(app, "variants/workflow-store.ts"), join(app, "src/db/workflow-store.ts"));
+  const listTheTable = () =>
+    copyFileSync(join(app, "variants/workflow-store.ts"), join(app, "src/db/workflow-store.ts"));
   const stopListingTheTable = () => rmSync(join(app, "src/db/workflow-store.ts"));
   const appMigrationSql = () =>
     readdirSync(join(app, "drizzle"))

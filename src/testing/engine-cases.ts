@@ -417,6 +417,22 @@ export function engineCases({ target, store: suiteStore, seed }: CaseContext): v
       expect(await store.purge({ olderThan: cutoff, prefix })).toBe(0);
     });
 
+    it("reports progress as a running total that ends at what it returns", async () => {
+      const prefix = freshPrefix();
+      await fill(store, prefix, ["a", "b", "c", "d", "e"]);
+      await sleep(50);
+      const totals: number[] = [];
+      const removed = await store.purge({
+        olderThan: new Date(),
+        prefix,
+        batchSize: 2,
+        onProgress: (total) => totals.push(total),
+      });
+      expect(removed).toBe(5);
+      expect(totals.at(-1)).toBe(5);
+      expect(totals).toEqual([...totals].sort((a, b) => a - b));
+    });
+
     it("without a prefix, purges every prefix", async () => {
       const first = freshPrefix();
       const second = freshPrefix();
@@ -448,6 +464,7 @@ export function engineCases({ target, store: suiteStore, seed }: CaseContext): v
         { olderThan: new Date(Number.NaN) },
         { olderThan: new Date(), batchSize: 0 },
         { olderThan: new Date(), prefix: "a\0" },
+        { olderThan: new Date(), onProgress: "log" },
       ]) {
         await expectStoreError(store.purge(options as never), "INVALID_ARGUMENT");
       }
