@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 import { cleanEnv, type ProcessResult, runProcess } from "./support/processes.js";
 
 // An app already on Drizzle (test/fixtures/app: its own package.json, schema, drizzle-kit config),
@@ -13,7 +13,7 @@ const fixture = new URL("./fixtures/app/", import.meta.url).pathname;
 
 describe.skipIf(databaseUrl === null)(`an app on Drizzle with the packed package installed${skipReason}`, () => {
   let app = "";
-  const drops: (() => Promise<void>)[] = [];
+  const fresh = freshDatabasePerTest();
 
   beforeAll(async () => {
     app = join(mkdtempSync(join(tmpdir(), "dws-app-")), "app");
@@ -29,17 +29,11 @@ describe.skipIf(databaseUrl === null)(`an app on Drizzle with the packed package
     if (app !== "") rmSync(join(app, ".."), { recursive: true, force: true });
   });
   afterEach(async () => {
-    for (const drop of drops.splice(0)) await drop();
     // Each case starts from the fixture's schema, without migrations of its own yet.
     rmSync(join(app, "drizzle"), { recursive: true, force: true });
     rmSync(join(app, "src/db/workflow-store.ts"), { force: true });
   });
 
-  const fresh = async (label: string) => {
-    const database = await freshDatabase(label);
-    drops.push(database.drop);
-    return database;
-  };
   const inApp = (command: string, args: string[], env: Record<string, string>, timeoutMs = 60_000) =>
     runProcess(command, args, { cwd: app, env: cleanEnv(env), timeoutMs });
   const drizzleKit = (url: string, ...args: string[]) =>

@@ -3,9 +3,9 @@ import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createPostgresStore, createStoreWithDb, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrate } from "../src/index.js";
-import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 
 const shippedMigrations = readdirSync("drizzle").filter((file) => file.endsWith(".sql")).length;
 const migrationsTable = `"${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`;
@@ -23,15 +23,7 @@ CREATE TABLE IF NOT EXISTS workflow_store (
 CREATE INDEX IF NOT EXISTS idx_workflow_store_prefix ON workflow_store(prefix);`;
 
 describe.skipIf(databaseUrl === null)(`migrations on PostgreSQL${skipReason}`, () => {
-  const drops: (() => Promise<void>)[] = [];
-  const fresh = async (label: string) => {
-    const database = await freshDatabase(label);
-    drops.push(database.drop);
-    return database;
-  };
-  afterEach(async () => {
-    for (const drop of drops.splice(0)) await drop();
-  });
+  const fresh = freshDatabasePerTest();
 
   const appliedHashes = async (database: Awaited<ReturnType<typeof fresh>>) => {
     const { client } = database.connect();

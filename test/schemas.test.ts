@@ -2,7 +2,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   createEmbeddedStore,
   createPostgresStore,
@@ -12,7 +12,7 @@ import {
   type Store,
 } from "../src/index.js";
 import { expectStoreError } from "../src/testing/index.js";
-import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 
 async function withStores<T>(stores: Store[], work: () => Promise<T>): Promise<T> {
   try {
@@ -50,15 +50,7 @@ describe("the schema option", () => {
 });
 
 describe.skipIf(databaseUrl === null)(`the schema option on PostgreSQL${skipReason}`, () => {
-  const drops: (() => Promise<void>)[] = [];
-  const fresh = async (label: string) => {
-    const database = await freshDatabase(label);
-    drops.push(database.drop);
-    return database;
-  };
-  afterEach(async () => {
-    for (const drop of drops.splice(0)) await drop();
-  });
+  const fresh = freshDatabasePerTest();
 
   it("puts the table and its journal in the schema, apart from another schema's and the default layout's", async () => {
     const database = await fresh("schemas");

@@ -8,9 +8,9 @@ export interface GuardChange {
 
 // The store's table and its index as drizzle-kit writes them, with or without a schema.
 const TABLE = String.raw`(?:"[^"]+"\.)?"${TABLE_NAME}"`;
-const CREATE_TABLE = new RegExp(String.raw`CREATE TABLE (?!IF NOT EXISTS)(${TABLE})`, "g");
-const CREATE_INDEX = new RegExp(String.raw`CREATE INDEX (?!IF NOT EXISTS)("idx_${TABLE_NAME}_prefix")`, "g");
-const DROP_TABLE = new RegExp(String.raw`^DROP TABLE (${TABLE})[^;]*;`, "gm");
+const CREATE_TABLE = new RegExp(`CREATE TABLE (?!IF NOT EXISTS)(${TABLE})`, "g");
+const CREATE_INDEX = new RegExp(`CREATE INDEX (?!IF NOT EXISTS)("idx_${TABLE_NAME}_prefix")`, "g");
+const DROP_TABLE = new RegExp(`^DROP TABLE (${TABLE})[^;]*;`, "gm");
 
 /**
  * Rewrites an app's drizzle-kit migration so that it neither fails on the store's table nor drops

@@ -1,6 +1,6 @@
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { inject } from "vitest";
+import { afterEach, inject } from "vitest";
 import { createTestDatabase } from "./global-setup.js";
 
 /** The run's database URL, or null with the reason the real-PostgreSQL tests are skipped. */
@@ -24,5 +24,21 @@ export async function freshDatabase(label: string) {
       await Promise.all(clients.map((client) => client.end()));
       await database.drop();
     },
+  };
+}
+
+/**
+ * For a describe block whose tests each make databases of their own: returns `fresh(label)`, and
+ * drops what it made after each test.
+ */
+export function freshDatabasePerTest() {
+  const drops: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const drop of drops.splice(0)) await drop();
+  });
+  return async (label: string) => {
+    const database = await freshDatabase(label);
+    drops.push(database.drop);
+    return database;
   };
 }
