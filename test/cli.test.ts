@@ -9,7 +9,7 @@ import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
 
 const BIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
-const COMMANDS = ["migrate", "status", "get", "set", "ls", "rm", "count", "purge", "stats"];
+const COMMANDS = ["migrate", "status", "get", "set", "ls", "rm", "count", "purge", "stats", "guard-migrations"];
 const EXIT = { OK: 0, ERROR: 1, USAGE: 2, NOT_FOUND: 3, CONNECTION: 4 };
 const PASSWORD = "s3cret-pw";
 
@@ -318,6 +318,24 @@ for (const backend of backends) {
       expect((await cli(shared, ["purge", "--older-than", "90m"])).out).toBe("1\n");
       expect((await cli(shared, ["count", other])).out).toBe("0\n");
     }, 90_000);
+
+    it("shows a progress bar while purging when stderr is a terminal", async () => {
+      const prefix = uniquePrefix("bar");
+      for (const key of ["a", "b", "c"]) expectExit(await cli(shared, ["set", prefix, key, "v"]), EXIT.OK);
+      await shared.query(
+        `update workflow_store set updated_at = (now() at time zone 'utc') - interval '2 hours' where prefix = '${prefix}'`,
+      );
+      const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+      const command = [process.execPath, BIN, ...shared.args, "purge", "--older-than", "90m", "--prefix", prefix];
+      // script(1) runs the command on a pseudo-terminal and copies what it shows to stdout.
+      const result = await runProcess("script", ["-qec", command.map(quote).join(" "), "/dev/null"], {
+        env: embeddedEnv,
+      });
+      expect(result.code, result.stdout).toBe(0);
+      expect(result.stdout).toContain("purging [");
+      expect(result.stdout).toContain("100% | 3/3 rows");
+      expect(result.stdout).not.toContain("purged 3 of 3 rows");
+    }, 60_000);
 
     it("prints rows and bytes per prefix, largest first, limited by --top", async () => {
       const target = await fresh();
