@@ -13,6 +13,12 @@ const here = (path: string) => relative(process.cwd(), fileURLToPath(new URL(pat
 // The database comes from the environment as for the store itself: DATABASE_URL, else
 // POSTGRES_HOST/PORT/USER/PASSWORD/DB over the defaults.
 const database = configFromEnv();
+if (!process.env.DATABASE_URL && !Object.keys(process.env).some((name) => name.startsWith("POSTGRES_"))) {
+  // Commands that reach the database would otherwise fail with nothing but a spinner.
+  console.warn(
+    `drizzle-workflow-store: neither DATABASE_URL nor POSTGRES_* is set; using ${database.user}@${database.host}:${database.port}/${database.database}`,
+  );
+}
 
 // No import of drizzle-kit itself: `npx drizzle-kit` may run without it in the app's node_modules.
 export default {

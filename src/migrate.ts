@@ -220,15 +220,44 @@ export async function migrate(db: AnyPgDatabase, options?: MigrateOptions): Prom
   } catch (error) {
     if (isPermissionDenied(error)) {
       const reason = translateError(error, { op: "migrate" });
+      const needs = await missingPrivileges(db, layout).catch(() => []);
+      const privileges =
+        needs.length > 0 ? needs.join(" and ") : `ownership of ${TABLE_NAME} and INSERT on the journal`;
       throw new StoreError(
         "PERMISSION",
         { op: "migrate" },
         `${reason.message.replace(/^workflow store migrate: /, "")}: ${describePending(before)}, which needs ` +
-          "the CREATE privilege on what that names. Run `workflow-store migrate` as an owner of the database " +
-          "(or grant the privilege), then create the store again",
+          `${privileges}. Run \`workflow-store migrate\` as an owner of the database (or grant ${needs.length > 1 ? "them" : "it"}), ` +
+          "then start again",
         { cause: reason.cause },
       );
     }
     throw translateError(error, { op: "migrate" });
   }
+}
+
+/** The CREATE privileges this role lacks for what is missing, as a message names them. */
+async function missingPrivileges(db: AnyPgDatabase, layout: Layout): Promise<string[]> {
+  const catalog = await inspectCatalog(db, layout);
+  const [row] = resultRows(
+    await db.execute(sql`
+      select
+        current_database() as "database",
+        has_database_privilege(current_database(), 'CREATE') as "onDatabase",
+        ${layout.schema === DEFAULT_SCHEMA ? sql`current_schema()` : sql`${layout.schema}::text`} as "tableSchema",
+        (select has_schema_privilege(oid, 'CREATE') from pg_catalog.pg_namespace where nspname = ${layout.journalSchema})
+          as "onJournalSchema",
+        (select has_schema_privilege(oid, 'CREATE') from pg_catalog.pg_namespace
+          where nspname = ${layout.schema === DEFAULT_SCHEMA ? sql`current_schema()` : layout.schema}) as "onTableSchema"`),
+  );
+  const needs: string[] = [];
+  const newSchema = !catalog.journalSchemaExists || (layout.schema !== DEFAULT_SCHEMA && !catalog.tableSchemaExists);
+  if (newSchema && row?.onDatabase !== true) needs.push(`CREATE on database "${row?.database}"`);
+  if (catalog.journalSchemaExists && !catalog.journalExists && row?.onJournalSchema !== true) {
+    needs.push(`CREATE on schema "${layout.journalSchema}"`);
+  }
+  if (!catalog.tableExists && row?.onTableSchema !== true && row?.tableSchema !== layout.journalSchema) {
+    needs.push(`CREATE on schema "${row?.tableSchema}"`);
+  }
+  return needs;
 }

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { defaultConfig, defaultPoolSettings, type PostgresConfig, validateConfig } from "./config.js";
 import { importDriver } from "./drivers.js";
+import { StoreError } from "./errors.js";
 import { parseDsn } from "./dsn.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { openStore } from "./store.js";
@@ -51,11 +52,30 @@ export async function connectPostgres(config?: Partial<PostgresConfig> | string)
   });
   const close = () => client.end({ timeout: 5 });
   const db = drizzle({ client });
+  // postgres.js bounds each attempt, not the whole: a port that answers with something other than
+  // PostgreSQL (an HTTP proxy, say) makes it try again without end. The check gets one deadline.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new StoreError(
+            "CONNECTION",
+            { op: "connect" },
+            `no PostgreSQL answered at ${resolved.host}:${resolved.port} within ${pool.connectTimeoutSeconds} s`,
+          ),
+        ),
+      pool.connectTimeoutSeconds * 1000,
+    );
+  });
   try {
-    await db.execute(sql`select 1`);
+    await Promise.race([db.execute(sql`select 1`), deadline]);
   } catch (error) {
-    await close();
+    // A client stuck in its connect loop may never finish ending (porsager/postgres#1097).
+    await Promise.race([client.end({ timeout: 0 }), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     throw translateError(error, { op: "connect" });
+  } finally {
+    clearTimeout(timer);
   }
   return { db, close, label: `postgres ${resolved.user}@${resolved.host}:${resolved.port}/${resolved.database}` };
 }

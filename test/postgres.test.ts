@@ -56,6 +56,33 @@ describe("createPostgresStore without a server", () => {
     expect(inspect(error, { depth: 10 })).not.toContain("hunter2-secret");
   });
 
+  it("fails with CONNECTION within connectTimeoutSeconds when the port answers with something else, and stops trying", async () => {
+    let connections = 0;
+    // What an HTTP proxy in the way says: postgres.js alone would try again without end.
+    const http = createServer((socket) => {
+      connections++;
+      socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
+    }).listen(0, "127.0.0.1");
+    await once(http, "listening");
+    try {
+      const port = (http.address() as { port: number }).port;
+      const started = Date.now();
+      const error = await rejection(
+        createPostgresStore({ host: "127.0.0.1", port, connectTimeoutSeconds: 1, password: "hunter2-secret" }),
+      );
+      expect(error.code).toBe("CONNECTION");
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(inspect(error, { depth: 10 })).not.toContain("hunter2-secret");
+      // One attempt may still be on its way; after that, nothing.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const after = connections;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(connections).toBe(after);
+    } finally {
+      http.close();
+    }
+  });
+
   it("fails with CONFIG before connecting when the config is wrong", async () => {
     expect((await rejection(createPostgresStore({ port: 0 }))).code).toBe("CONFIG");
     expect((await rejection(createPostgresStore("sslmode=sometimes"))).code).toBe("CONFIG");

@@ -76,7 +76,7 @@ describe.skipIf(databaseUrl === null)(`start-up on least privilege${skipReason}`
     const database = await fresh("pending", false);
     const app = await role(database.url);
     const error = await expectStoreError(createPostgresStore(app.url), "PERMISSION");
-    expect(error.message).toContain("CREATE privilege");
+    expect(error.message).toMatch(/needs CREATE on database "dws_pending_\w+" and CREATE on schema "public"\./);
     expect(error.message).toContain("0000_workflow_store");
     expect(error.message).toContain("Run `workflow-store migrate` as an owner");
     expect(error.message).toMatch(/permission denied for (database|schema)/);
@@ -118,6 +118,7 @@ describe.skipIf(databaseUrl === null)(`start-up on least privilege${skipReason}`
     ]);
     const denied = await expectStoreError(createPostgresStore(app.url), "PERMISSION");
     expect(denied.message).toContain("table is missing although drizzle.__workflow_store_migrations records");
+    expect(denied.message).toContain('which needs CREATE on schema "public". Run `workflow-store migrate`');
 
     const store = await createPostgresStore(database.url);
     try {

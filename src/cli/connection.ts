@@ -6,6 +6,7 @@ import {
   connectPostgres,
   createStoreWithDb,
   type Store,
+  StoreError,
 } from "../index.js";
 
 /** The options every command takes. */
@@ -43,7 +44,19 @@ export function openConnection(
   if (options.url !== undefined) return connectPostgres(options.url);
   if (env.DATABASE_URL) return connectPostgres(env.DATABASE_URL);
   if (POSTGRES_VARIABLES.some((name) => env[name])) return connectPostgres(configFromEnv(env));
-  return connectEmbedded({ dataDir: options.dataDir });
+  return connectEmbedded({ dataDir: options.dataDir }).catch((error: unknown) => {
+    // Most likely a server was meant: say why the embedded store was chosen.
+    if (error instanceof StoreError && error.code === "CONFIG") {
+      throw new StoreError(
+        "CONFIG",
+        { op: "config" },
+        `no --url, DATABASE_URL or POSTGRES_* names a PostgreSQL server, so the embedded store in ${options.dataDir} ` +
+          `was chosen, and ${error.message.replace(/^workflow store config: connectEmbedded /, "it ")}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  });
 }
 
 /** Runs `work` on the database the options name, and closes it afterwards, also when `work` fails. */

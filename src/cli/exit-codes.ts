@@ -22,7 +22,8 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   ${EXIT_CODES.OK}  success
   ${EXIT_CODES.ERROR}  other error
-  ${EXIT_CODES.USAGE}  usage error (unknown option, missing or invalid argument, invalid connection settings)
+  ${EXIT_CODES.USAGE}  usage error (unknown option, missing or invalid argument, invalid connection settings,
+     driver not installed)
   ${EXIT_CODES.NOT_FOUND}  not found (get, rm)
   ${EXIT_CODES.CONNECTION}  connection error (database unreachable or login refused)`;
 
