@@ -33,6 +33,8 @@ export type StoreOperation =
   | "purge"
   | "close"
   | "connect"
+  /** A query of the caller's own, translated with {@link translateError}. */
+  | "query"
   | "migrate"
   | "config";
 

@@ -6,7 +6,7 @@ export { parseDsn, toDsn } from "./dsn.js";
 export type { EmbeddedConnectionOptions, EmbeddedStoreOptions } from "./embedded-store.js";
 export { connectEmbedded, createEmbeddedStore } from "./embedded-store.js";
 export { configFromEnv } from "./env.js";
-export type { StoreErrorCode, StoreOperation } from "./errors.js";
+export type { ErrorSite, StoreErrorCode, StoreOperation } from "./errors.js";
 export { StoreError } from "./errors.js";
 export { MemoryStore } from "./memory-store.js";
 export type { AnyPgDatabase, MigrateOptions, MigrationInfo, MigrationStatus } from "./migrate.js";
@@ -17,6 +17,7 @@ export { connectPostgres, createPostgresStore } from "./postgres-store.js";
 export type { WorkflowStoreRow, WorkflowStoreTable } from "./schema.js";
 export { DEFAULT_SCHEMA, TABLE_NAME, workflowStore, workflowStoreTable } from "./schema.js";
 export { createStoreWithDb, DrizzleStore } from "./store.js";
+export { translateError } from "./translate.js";
 export type {
   Connection,
   EntriesInput,

@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { defaultConfig, defaultPoolSettings, type PostgresConfig, validateConfig } from "./config.js";
 import { importDriver } from "./drivers.js";
-import { StoreError } from "./errors.js";
 import { parseDsn } from "./dsn.js";
+import { StoreError } from "./errors.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { openStore } from "./store.js";
 import { tlsOptions } from "./tls.js";

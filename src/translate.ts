@@ -70,6 +70,14 @@ function isConnectionFailure(code: string): boolean {
  * The one place where a driver's error becomes a {@link StoreError}. Classification goes by
  * SQLSTATE or socket error code, never by message text. The message carries the driver's message
  * but not Drizzle's, which would repeat the bound parameters (the stored bytes among them).
+ * Exported for queries of an app's own on the table, so their errors read like the store's.
+ *
+ * @example
+ * try {
+ *   await db.select().from(workflowStore);
+ * } catch (error) {
+ *   throw translateError(error, { op: "query" });
+ * }
  */
 export function translateError(error: unknown, site: ErrorSite): StoreError {
   if (error instanceof StoreError) return error;

@@ -27,6 +27,8 @@ export function guardMigration(sql: string): { sql: string; changes: GuardChange
   const guarded = sql
     .replace(CREATE_TABLE, (before, table: string) => record(before, `CREATE TABLE IF NOT EXISTS ${table}`))
     .replace(CREATE_INDEX, (before, index: string) => record(before, `CREATE INDEX IF NOT EXISTS ${index}`))
-    .replace(DROP_TABLE, (before) => record(before, `-- removed by workflow-store guard-migrations, to keep the table: ${before}`));
+    .replace(DROP_TABLE, (before) =>
+      record(before, `-- removed by workflow-store guard-migrations, to keep the table: ${before}`),
+    );
   return { sql: guarded, changes };
 }
