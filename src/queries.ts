@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, count, eq, lt, type SQL, sql } from "drizzle-orm";
+import { and, count, eq, isNotNull, lt, type SQL, sql } from "drizzle-orm";
 import type { AnyPgDatabase } from "./migrate.js";
 import { DEFAULT_SCHEMA, workflowStoreTable } from "./schema.js";
 
@@ -48,6 +48,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
   const keyInByteOrder = sql`${workflowStore.key} collate "C"`;
   const inPrefix = eq(workflowStore.prefix, prefix);
   const thisRow = and(inPrefix, eq(workflowStore.key, key));
+  // A NULL value (the original store can write one) reads as missing, as it does there.
+  const hasValue = isNotNull(workflowStore.value);
   // Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
   // 65,535 bind parameters. Values travel as base64 text: postgres.js cannot send a bytea[].
   const anyKey = sql`${workflowStore.key} = any(${sql.placeholder("keys")}::varchar[])`;
@@ -73,7 +75,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
         ),
       })
       .from(workflowStore)
-      .where(after ? and(inPrefix, afterKey) : inPrefix)
+      .where(after ? and(inPrefix, afterKey, hasValue) : and(inPrefix, hasValue))
       .orderBy(keyInByteOrder)
       .limit(limit);
   const upsert = (rows: SQL) =>
@@ -101,13 +103,20 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
   const olderThan = lt(workflowStore.updatedAt, sql.placeholder("olderThan"));
 
   return preparedOnFirstUse({
-    get: () => db.select({ value: workflowStore.value }).from(workflowStore).where(thisRow).prepare(named("get")),
+    get: () =>
+      db.select({ value: workflowStore.value }).from(workflowStore).where(and(thisRow, hasValue)).prepare(named("get")),
     set: () =>
       upsert(
         sql`select ${prefix}::varchar, ${key}::varchar, ${sql.placeholder("value")}::bytea, ${nowUtc}, ${nowUtc}`,
       ).prepare(named("set")),
     remove: () => db.delete(workflowStore).where(thisRow).prepare(named("remove")),
-    has: () => db.select({ found: sql<number>`1` }).from(workflowStore).where(thisRow).limit(1).prepare(named("has")),
+    has: () =>
+      db
+        .select({ found: sql<number>`1` })
+        .from(workflowStore)
+        .where(and(thisRow, hasValue))
+        .limit(1)
+        .prepare(named("has")),
     count: () => db.select({ count: count() }).from(workflowStore).where(inPrefix).prepare(named("count")),
     keysFirst: () => keysPage(false).prepare(named("keys_first")),
     keysAfter: () => keysPage(true).prepare(named("keys_after")),
@@ -117,7 +126,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
       db
         .select({ key: workflowStore.key, value: workflowStore.value })
         .from(workflowStore)
-        .where(and(inPrefix, anyKey))
+        .where(and(inPrefix, anyKey, hasValue))
         .prepare(named("get_many")),
     setMany: () =>
       upsert(

@@ -21,9 +21,10 @@ import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { translateError } from "./translate.js";
 import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
 
-/** A row the original store wrote with a NULL value exists: it reads as empty, not as missing. */
+/** The statements select only rows with a value; a NULL one reads as missing. */
 function storedValue(value: Buffer | null): Buffer {
-  return value ?? Buffer.alloc(0);
+  if (value === null) throw new Error("a NULL value reached the store past its statements");
+  return value;
 }
 
 /**
