@@ -182,10 +182,12 @@ export async function migrate(db: AnyPgDatabase, options?: MigrateOptions): Prom
       const status = statusOf(layout, catalog, await appliedHashes(tx, layout, catalog));
       if (status.pending.length === 0) return [];
       // Local to this transaction (restored below, in case it is a savepoint in the caller's):
-      // the IF NOT EXISTS notices are expected, and unqualified DDL lands in the store's schema.
+      // the IF NOT EXISTS notices are expected, unqualified DDL lands in the store's schema, and a
+      // migration may set its own TimeZone.
       const [saved] = resultRows(
         await tx.execute(
-          sql`select current_setting('search_path') as "searchPath", current_setting('client_min_messages') as "messages"`,
+          sql`select current_setting('search_path') as "searchPath", current_setting('client_min_messages') as "messages",
+              current_setting('TimeZone') as "timeZone"`,
         ),
       );
       await tx.execute(sql`select set_config('client_min_messages', 'warning', true)`);
@@ -213,7 +215,9 @@ export async function migrate(db: AnyPgDatabase, options?: MigrateOptions): Prom
         }
       }
       await tx.execute(
-        sql`select set_config('search_path', ${String(saved?.searchPath)}, true), set_config('client_min_messages', ${String(saved?.messages)}, true)`,
+        sql`select set_config('search_path', ${String(saved?.searchPath)}, true),
+                   set_config('client_min_messages', ${String(saved?.messages)}, true),
+                   set_config('TimeZone', ${String(saved?.timeZone)}, true)`,
       );
       return status.pending.map((m) => ({ ...m, applied: true }));
     });

@@ -3,8 +3,8 @@ import { and, count, eq, isNotNull, lt, type SQL, sql } from "drizzle-orm";
 import type { AnyPgDatabase } from "./migrate.js";
 import { DEFAULT_SCHEMA, workflowStoreTable } from "./schema.js";
 
-/** The database clock in UTC, as `timestamp without time zone` holds it whatever the session's TimeZone. */
-const nowUtc = sql<Date>`(now() at time zone 'utc')`;
+/** The database clock; `timestamptz` holds the instant whatever the session's TimeZone. */
+const now = sql<Date>`now()`;
 
 const prefix = sql.placeholder("prefix");
 const key = sql.placeholder("key");
@@ -107,7 +107,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
       db.select({ value: workflowStore.value }).from(workflowStore).where(and(thisRow, hasValue)).prepare(named("get")),
     set: () =>
       upsert(
-        sql`select ${prefix}::varchar, ${key}::varchar, ${sql.placeholder("value")}::bytea, ${nowUtc}, ${nowUtc}`,
+        sql`select ${prefix}::varchar, ${key}::varchar, ${sql.placeholder("value")}::bytea, ${now}, ${now}`,
       ).prepare(named("set")),
     remove: () => db.delete(workflowStore).where(thisRow).prepare(named("remove")),
     has: () =>
@@ -130,7 +130,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
         .prepare(named("get_many")),
     setMany: () =>
       upsert(
-        sql`select ${prefix}::varchar, k, decode(v, 'base64'), ${nowUtc}, ${nowUtc}
+        sql`select ${prefix}::varchar, k, decode(v, 'base64'), ${now}, ${now}
             from unnest(${sql.placeholder("keys")}::varchar[], ${sql.placeholder("values")}::text[]) as batch(k, v)`,
       ).prepare(named("set_many")),
     removeMany: () => countDeleted(and(inPrefix, anyKey), named("remove_many")),

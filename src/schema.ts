@@ -13,8 +13,8 @@ const columns = () => ({
   prefix: varchar("prefix", { length: 255 }).notNull(),
   key: varchar("key", { length: 255 }).notNull(),
   value: bytea("value"),
-  createdAt: timestamp("created_at", { mode: "date" }).defaultNow(),
-  updatedAt: timestamp("updated_at", { mode: "date" }).defaultNow(),
+  createdAt: timestamp("created_at", { mode: "date", withTimezone: true }).defaultNow(),
+  updatedAt: timestamp("updated_at", { mode: "date", withTimezone: true }).defaultNow(),
 });
 
 const constraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof columns>, "pg">) => [
@@ -29,8 +29,8 @@ const constraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof co
  * it already set up is adopted as it is. The primary key keeps PostgreSQL's default name
  * (`workflow_store_pkey`) for the same reason.
  *
- * Timestamps are `timestamp without time zone` holding UTC: the store writes them from the
- * database clock as `now() at time zone 'utc'`, whatever the session's `TimeZone`.
+ * Timestamps are `timestamptz` (migration 0001; the original store's were `timestamp`), so they
+ * hold the true instant whichever store wrote them and whatever the session's `TimeZone`.
  *
  * @example
  * import { workflowStore } from "drizzle-workflow-store/schema";

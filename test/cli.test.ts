@@ -222,7 +222,7 @@ for (const backend of backends) {
       }
       const byteOrder = ["B", "Z", "a", "b", "é"];
       const stored = await shared.query(
-        `select key, to_char(updated_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "updatedAt"
+        `select key, to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "updatedAt"
          from workflow_store where prefix = '${prefix}'`,
       );
       const updatedAt = new Map(stored.map((row) => [row.key as string, row.updatedAt as string]));
@@ -285,9 +285,7 @@ for (const backend of backends) {
       // Two hours old against a 90-minute cutoff and one hour old: a time zone mix-up of the
       // database (UTC+5:45) or of the process (UTC-3:30) would put them on the wrong side.
       const age = (interval: string, where: string) =>
-        shared.query(
-          `update workflow_store set updated_at = (now() at time zone 'utc') - interval '${interval}' where ${where}`,
-        );
+        shared.query(`update workflow_store set updated_at = now() - interval '${interval}' where ${where}`);
       await age("2 hours", `prefix = '${prefix}' and key like 'old%'`);
       await age("1 hour", `prefix = '${prefix}' and key = 'recent'`);
       await age("2 hours", `prefix = '${other}'`);
@@ -323,7 +321,7 @@ for (const backend of backends) {
       const prefix = uniquePrefix("bar");
       for (const key of ["a", "b", "c"]) expectExit(await cli(shared, ["set", prefix, key, "v"]), EXIT.OK);
       await shared.query(
-        `update workflow_store set updated_at = (now() at time zone 'utc') - interval '2 hours' where prefix = '${prefix}'`,
+        `update workflow_store set updated_at = now() - interval '2 hours' where prefix = '${prefix}'`,
       );
       const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
       const command = [process.execPath, BIN, ...shared.args, "purge", "--older-than", "90m", "--prefix", prefix];

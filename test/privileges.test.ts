@@ -4,6 +4,7 @@ import postgres from "postgres";
 import { afterEach, describe, expect, it } from "vitest";
 import { createPostgresStore, createStoreWithDb, migrationStatus, type StoreError } from "../src/index.js";
 import { expectStoreError } from "../src/testing/index.js";
+import { GO_STORE_DDL } from "./support/go-store.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { createRole, READ_WRITE_GRANTS } from "./support/roles.js";
 
@@ -63,7 +64,7 @@ describe.skipIf(databaseUrl === null)(`start-up on least privilege${skipReason}`
       // A table the original Go store created is adopted without a word too.
       await db.execute(sql`drop table workflow_store`);
       await db.execute(sql`drop schema drizzle cascade`);
-      await db.execute(sql.raw("create table workflow_store (prefix varchar(255), key varchar(255), value bytea)"));
+      await db.execute(sql.raw(GO_STORE_DDL));
       notices.splice(0); // the test's own drop cascade
       await createStoreWithDb(db);
       expect(notices).toEqual([]);
