@@ -58,9 +58,12 @@ export function checkKey(op: StoreOperation, prefix: unknown, key: unknown): ass
 }
 
 /** Checks a value and returns it as a `Buffer` sharing its memory; throws `INVALID_ARGUMENT`. */
-export function checkValue(site: ErrorSite, value: unknown): Buffer {
+export function checkValue(site: ErrorSite, value: unknown, maxValueBytes: number): Buffer {
   if (!(value instanceof Uint8Array)) {
     throw invalid(site, `value must be a Uint8Array or Buffer, got ${value === null ? "null" : typeof value}`);
+  }
+  if (value.byteLength > maxValueBytes) {
+    throw invalid(site, `the value is ${value.byteLength} bytes, more than maxValueBytes (${maxValueBytes})`);
   }
   return asBuffer(value);
 }
@@ -89,7 +92,11 @@ export function checkKeys(op: StoreOperation, prefix: unknown, keys: unknown): r
  * Checks the entries of `setMany` (pairs or an object) and splits them into keys and values.
  * A key given twice is an error: which of its values should win would be a guess.
  */
-export function checkEntries(prefix: unknown, entries: unknown): { keys: string[]; values: Buffer[] } {
+export function checkEntries(
+  prefix: unknown,
+  entries: unknown,
+  maxValueBytes: number,
+): { keys: string[]; values: Buffer[] } {
   const op = "setMany";
   checkPrefix(op, prefix);
   if (typeof entries !== "object" || entries === null) {
@@ -108,7 +115,7 @@ export function checkEntries(prefix: unknown, entries: unknown): { keys: string[
     checkName("key", key, site);
     if (seen.has(key as string)) throw invalid(site, "the key appears twice in one batch");
     seen.add(key as string);
-    values.push(checkValue(site, value));
+    values.push(checkValue(site, value, maxValueBytes));
     keys.push(key as string);
   }
   return { keys, values };

@@ -52,6 +52,7 @@ function firstAfter(sorted: readonly string[], after: string): number {
 /** What a store and the transactions opened on it share. */
 interface Shared {
   readonly pageSize: number;
+  readonly maxValueBytes: number;
   /** Counts writes in any layer, so that a sorted key list knows when it went stale. */
   version: number;
 }
@@ -75,7 +76,8 @@ export class MemoryStore implements Store {
   /** `pageSize` works as on PostgreSQL (a write shows up in pages not yet fetched); `autoMigrate` has nothing to do here. */
   constructor(options?: StoreOptions) {
     this.#layer = new MemoryLayer();
-    this.#shared = { pageSize: resolveStoreOptions(options).pageSize, version: 0 };
+    const { pageSize, maxValueBytes } = resolveStoreOptions(options);
+    this.#shared = { pageSize, maxValueBytes, version: 0 };
   }
 
   async get(prefix: string, key: string): Promise<Buffer | null> {
@@ -88,7 +90,7 @@ export class MemoryStore implements Store {
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
     checkOpen(this.#closed, "set", prefix, key);
     checkKey("set", prefix, key);
-    this.#write(prefix, key, checkValue({ op: "set", prefix, key }, value), new Date());
+    this.#write(prefix, key, checkValue({ op: "set", prefix, key }, value, this.#shared.maxValueBytes), new Date());
   }
 
   async remove(prefix: string, key: string): Promise<void> {
@@ -128,7 +130,7 @@ export class MemoryStore implements Store {
 
   async setMany(prefix: string, entries: EntriesInput): Promise<void> {
     checkOpen(this.#closed, "setMany", prefix);
-    const { keys, values } = checkEntries(prefix, entries);
+    const { keys, values } = checkEntries(prefix, entries, this.#shared.maxValueBytes);
     const now = new Date();
     keys.forEach((key, i) => {
       this.#write(prefix, key, values[i] as Buffer, now);

@@ -25,6 +25,13 @@ export interface StoreOptions {
    * @default "public"
    */
   schema?: string;
+  /**
+   * The largest value `set`, `setMany` and `transaction` writes accept, in bytes: a larger one is
+   * rejected with `INVALID_ARGUMENT` before anything is sent. PostgreSQL's own ceiling for one
+   * value is 1 GB, and a value has to fit in the process's memory several times over on its way.
+   * @default 67108864 (64 MiB)
+   */
+  maxValueBytes?: number;
 }
 
 /** The defaults of {@link StoreOptions}. */
@@ -32,7 +39,11 @@ export const defaultStoreOptions: Readonly<Required<StoreOptions>> = Object.free
   autoMigrate: true,
   pageSize: 1000,
   schema: DEFAULT_SCHEMA,
+  maxValueBytes: 64 * 1024 * 1024,
 });
+
+/** The most `maxValueBytes` may be: a little under PostgreSQL's 1 GB limit for one field. */
+export const MAX_VALUE_BYTES_LIMIT = 1024 * 1024 * 1024 - 1024;
 
 /** PostgreSQL keeps the first 63 bytes of a name (NAMEDATALEN - 1). */
 const MAX_NAME_BYTES = 63;
@@ -49,12 +60,24 @@ export function resolveStoreOptions(options: StoreOptions = {}): Readonly<Requir
     autoMigrate: options.autoMigrate ?? defaultStoreOptions.autoMigrate,
     pageSize: options.pageSize ?? defaultStoreOptions.pageSize,
     schema: options.schema ?? defaultStoreOptions.schema,
+    maxValueBytes: options.maxValueBytes ?? defaultStoreOptions.maxValueBytes,
   };
   if (typeof merged.autoMigrate !== "boolean") {
     throw new StoreError("CONFIG", { op: "config" }, "autoMigrate must be a boolean");
   }
   if (!Number.isInteger(merged.pageSize) || merged.pageSize < 1 || merged.pageSize > MAX_PAGE_SIZE) {
     throw new StoreError("CONFIG", { op: "config" }, `pageSize must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  if (
+    !Number.isInteger(merged.maxValueBytes) ||
+    merged.maxValueBytes < 0 ||
+    merged.maxValueBytes > MAX_VALUE_BYTES_LIMIT
+  ) {
+    throw new StoreError(
+      "CONFIG",
+      { op: "config" },
+      `maxValueBytes must be a whole number from 0 to ${MAX_VALUE_BYTES_LIMIT}`,
+    );
   }
   checkSchemaName(merged.schema);
   return Object.freeze(merged);

@@ -61,7 +61,7 @@ export class DrizzleStore implements Store {
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
     checkOpen(this.#closed, "set", prefix, key);
     checkKey("set", prefix, key);
-    const bytes = checkValue({ op: "set", prefix, key }, value);
+    const bytes = checkValue({ op: "set", prefix, key }, value, this.#options.maxValueBytes);
     await this.#run({ op: "set", prefix, key }, () => this.#queries.set.execute({ prefix, key, value: bytes }));
   }
 
@@ -110,7 +110,7 @@ export class DrizzleStore implements Store {
 
   async setMany(prefix: string, entries: EntriesInput): Promise<void> {
     checkOpen(this.#closed, "setMany", prefix);
-    const { keys, values } = checkEntries(prefix, entries);
+    const { keys, values } = checkEntries(prefix, entries, this.#options.maxValueBytes);
     if (keys.length === 0) return;
     const encoded = values.map((value) => value.toString("base64"));
     await this.#run({ op: "setMany", prefix }, () => this.#queries.setMany.execute({ prefix, keys, values: encoded }));

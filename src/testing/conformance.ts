@@ -13,6 +13,8 @@ export interface ConformanceStoreOptions {
    * leave the connection free while the caller's code runs; a store without a pool ignores it.
    */
   max?: number;
+  /** The largest value writes accept, as the store option of that name; the suite asks for a small one. */
+  maxValueBytes?: number;
 }
 
 /**

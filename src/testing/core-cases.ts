@@ -60,6 +60,25 @@ export function coreCases({ target, store: suiteStore, seed }: CaseContext): voi
       expect(seen).toEqual(["key1", "key2"]);
     });
 
+    it("stores and lists prefixes and keys made of SQL and pattern syntax literally", async () => {
+      const hostile = ["'; drop table workflow_store; --", "%", "_", "\\", "a%", "a_", "a\\%", '"', "$1"];
+      const base = freshPrefix();
+      for (const name of hostile) {
+        await store.set(`${base}/${name}`, name, Buffer.from(name));
+        await store.set(base, name, Buffer.from(name));
+      }
+      for (const name of hostile) {
+        expect(await listAll(store, `${base}/${name}`)).toEqual([name]);
+        expect((await store.get(`${base}/${name}`, name))?.toString()).toBe(name);
+        expect(await store.count(`${base}/${name}`)).toBe(1);
+      }
+      expect((await listAll(store, base)).sort()).toEqual([...hostile].sort());
+      expect(await store.removePrefix(`${base}/%`)).toBe(1);
+      expect(await store.count(`${base}/a%`)).toBe(1);
+      expect(await store.purge({ olderThan: new Date(Date.now() + 60_000), prefix: `${base}/_` })).toBe(1);
+      expect(await store.count(`${base}/a_`)).toBe(1);
+    });
+
     it("lists nothing for an unknown prefix", async () => {
       expect(await listAll(store, freshPrefix("unknown"))).toEqual([]);
     });
@@ -83,6 +102,47 @@ export function coreCases({ target, store: suiteStore, seed }: CaseContext): voi
       expect(read?.length).toBe(0);
       expect(await store.get(prefix, "missing")).toBeNull();
     });
+
+    it("rejects a value over maxValueBytes with INVALID_ARGUMENT before writing, and keeps one at the limit", async () => {
+      const limit = 64 * 1024;
+      const small = await target.create({ maxValueBytes: limit });
+      try {
+        const prefix = freshPrefix();
+        const atLimit = Buffer.alloc(limit, 7);
+        const over = Buffer.alloc(limit + 1, 8);
+        await small.set(prefix, "at", atLimit);
+        expect(await small.get(prefix, "at")).toEqual(atLimit);
+        const error = await expectStoreError(small.set(prefix, "over", over), "INVALID_ARGUMENT");
+        expect(error.message).toContain(`more than maxValueBytes (${limit})`);
+        await expectStoreError(
+          small.setMany(prefix, [
+            ["fine", Buffer.from("x")],
+            ["over", over],
+          ]),
+          "INVALID_ARGUMENT",
+        );
+        await expectStoreError(
+          small.transaction((tx) => tx.set(prefix, "over", over)),
+          "INVALID_ARGUMENT",
+        );
+        expect(await small.has(prefix, "over")).toBe(false);
+        expect(await small.has(prefix, "fine")).toBe(false);
+      } finally {
+        await small.close();
+      }
+    });
+
+    it("round-trips a value of the default maxValueBytes (64 MiB)", async () => {
+      const prefix = freshPrefix();
+      const big = Buffer.alloc(64 * 1024 * 1024);
+      for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+      await store.set(prefix, "big", big);
+      const read = await store.get(prefix, "big");
+      expect(read?.length).toBe(big.length);
+      expect(read?.equals(big)).toBe(true);
+      await expectStoreError(store.set(prefix, "bigger", Buffer.alloc(big.length + 1)), "INVALID_ARGUMENT");
+      await store.remove(prefix, "big");
+    }, 120_000);
 
     it("stores exactly the bytes of a Uint8Array view with an offset", async () => {
       const prefix = freshPrefix();
