@@ -54,6 +54,15 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
   // 65,535 bind parameters. Values travel as base64 text: postgres.js cannot send a bytea[].
   const anyKey = sql`${workflowStore.key} = any(${sql.placeholder("keys")}::varchar[])`;
   const afterKey = sql`${keyInByteOrder} > ${sql.placeholder("after")}`;
+  // A value over the store's maxValueBytes is not sent (it might not even fit in a string on the
+  // way); its size is, so that the store can say why it cannot read it.
+  const readable = {
+    value:
+      sql`case when octet_length(${workflowStore.value}) <= ${sql.placeholder("maxBytes")} then ${workflowStore.value} end`.mapWith(
+        workflowStore.value,
+      ),
+    size: sql<number>`octet_length(${workflowStore.value})`.mapWith(Number),
+  };
   const keysPage = (after: boolean) =>
     db
       .select({ key: workflowStore.key })
@@ -65,7 +74,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
     db
       .select({
         key: workflowStore.key,
-        value: workflowStore.value,
+        ...readable,
         // Rows written by the original store may lack a timestamp.
         createdAt: sql`coalesce(${workflowStore.createdAt}, ${workflowStore.updatedAt}, 'epoch')`.mapWith(
           workflowStore.createdAt,
@@ -103,8 +112,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
   const olderThan = lt(workflowStore.updatedAt, sql.placeholder("olderThan"));
 
   return preparedOnFirstUse({
-    get: () =>
-      db.select({ value: workflowStore.value }).from(workflowStore).where(and(thisRow, hasValue)).prepare(named("get")),
+    get: () => db.select(readable).from(workflowStore).where(and(thisRow, hasValue)).prepare(named("get")),
     set: () =>
       upsert(
         sql`select ${prefix}::varchar, ${key}::varchar, ${sql.placeholder("value")}::bytea, ${now}, ${now}`,
@@ -124,7 +132,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string) {
     entriesAfter: () => entriesPage(true).prepare(named("entries_after")),
     getMany: () =>
       db
-        .select({ key: workflowStore.key, value: workflowStore.value })
+        .select({ key: workflowStore.key, ...readable })
         .from(workflowStore)
         .where(and(inPrefix, anyKey, hasValue))
         .prepare(named("get_many")),

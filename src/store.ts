@@ -21,10 +21,17 @@ import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { translateError } from "./translate.js";
 import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
 
-/** The statements select only rows with a value; a NULL one reads as missing. */
-function storedValue(value: Buffer | null): Buffer {
-  if (value === null) throw new Error("a NULL value reached the store past its statements");
-  return value;
+/**
+ * The statements select only rows with a value (a NULL one reads as missing), and send it only
+ * when it is within `maxValueBytes`.
+ */
+function storedValue(row: { value: Buffer | null; size: number }, site: ErrorSite, maxBytes: number): Buffer {
+  if (row.value !== null) return row.value;
+  throw new StoreError(
+    "QUERY",
+    site,
+    `the stored value is ${row.size} bytes, more than maxValueBytes (${maxBytes}); create the store with a larger maxValueBytes to read it`,
+  );
 }
 
 /**
@@ -54,8 +61,11 @@ export class DrizzleStore implements Store {
   async get(prefix: string, key: string): Promise<Buffer | null> {
     checkOpen(this.#closed, "get", prefix, key);
     checkKey("get", prefix, key);
-    const [row] = await this.#run({ op: "get", prefix, key }, () => this.#queries.get.execute({ prefix, key }));
-    return row === undefined ? null : storedValue(row.value);
+    const maxBytes = this.#options.maxValueBytes;
+    const [row] = await this.#run({ op: "get", prefix, key }, () =>
+      this.#queries.get.execute({ prefix, key, maxBytes }),
+    );
+    return row === undefined ? null : storedValue(row, { op: "get", prefix, key }, maxBytes);
   }
 
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
@@ -88,13 +98,15 @@ export class DrizzleStore implements Store {
 
   async *entries(prefix: string, options?: KeysOptions): AsyncGenerator<StoreEntry> {
     const q = this.#queries;
+    const maxBytes = this.#options.maxValueBytes;
     const rows = this.#pages("entries", prefix, options, (after, limit) =>
       after === undefined
-        ? q.entriesFirst.execute({ prefix, limit })
-        : q.entriesAfter.execute({ prefix, after, limit }),
+        ? q.entriesFirst.execute({ prefix, limit, maxBytes })
+        : q.entriesAfter.execute({ prefix, after, limit, maxBytes }),
     );
     for await (const row of rows) {
-      yield { key: row.key, value: storedValue(row.value), createdAt: row.createdAt, updatedAt: row.updatedAt };
+      const value = storedValue(row, { op: "entries", prefix, key: row.key }, maxBytes);
+      yield { key: row.key, value, createdAt: row.createdAt, updatedAt: row.updatedAt };
     }
   }
 
@@ -102,10 +114,11 @@ export class DrizzleStore implements Store {
     checkOpen(this.#closed, "getMany", prefix);
     const wanted = checkKeys("getMany", prefix, keys);
     if (wanted.length === 0) return new Map();
+    const maxBytes = this.#options.maxValueBytes;
     const rows = await this.#run({ op: "getMany", prefix }, () =>
-      this.#queries.getMany.execute({ prefix, keys: wanted }),
+      this.#queries.getMany.execute({ prefix, keys: wanted, maxBytes }),
     );
-    return new Map(rows.map((row) => [row.key, storedValue(row.value)]));
+    return new Map(rows.map((row) => [row.key, storedValue(row, { op: "getMany", prefix, key: row.key }, maxBytes)]));
   }
 
   async setMany(prefix: string, entries: EntriesInput): Promise<void> {

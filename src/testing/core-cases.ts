@@ -2,7 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Store, workflowStoreTable } from "../index.js";
 import type { CaseContext } from "./conformance.js";
-import { expectStoreError, freshPrefix, listAll } from "./helpers.js";
+import { collect, expectStoreError, freshPrefix, listAll } from "./helpers.js";
 import { Random, showInput } from "./random.js";
 
 function byteOrder(keys: string[]): string[] {
@@ -427,6 +427,30 @@ export function coreCases({ target, store: suiteStore, seed }: CaseContext): voi
         await store.set(prefix, "k", Buffer.from("v"));
         await store.remove(prefix, "k");
         expect(await row(prefix, "k")).toBeUndefined();
+      });
+
+      it("says why it cannot read a stored value over maxValueBytes, and reads it with a larger one", async () => {
+        if (db === undefined) throw new Error("unreachable");
+        const prefix = freshPrefix();
+        const big = Buffer.alloc(2048, 1);
+        await db().insert(table).values({ prefix, key: "big", value: big });
+        await store.set(prefix, "small", Buffer.from("s"));
+        const strict = await target.create({ maxValueBytes: 1024 });
+        try {
+          for (const read of [
+            strict.get(prefix, "big"),
+            strict.getMany(prefix, ["big", "small"]),
+            collect(strict.entries(prefix)),
+          ]) {
+            const error = await expectStoreError(read, "QUERY");
+            expect(error.message).toContain("the stored value is 2048 bytes, more than maxValueBytes (1024)");
+            expect(error.key).toBe("big");
+          }
+          expect((await strict.get(prefix, "small"))?.toString()).toBe("s");
+        } finally {
+          await strict.close();
+        }
+        expect(await store.get(prefix, "big")).toEqual(big);
       });
 
       it("reads a NULL value written by the original store as the original store does: missing", async () => {
