@@ -32,6 +32,14 @@ export interface StoreOptions {
    * @default 67108864 (64 MiB)
    */
   maxValueBytes?: number;
+  /**
+   * Send the store's statements as named prepared statements, parsed and planned once per
+   * connection. Turn it off behind a transaction-mode pooler (PgBouncer before 1.21, Supavisor, many
+   * managed poolers), which hands each transaction to any server connection and so loses them: the
+   * statements are then sent unnamed, on postgres.js and node-postgres alike.
+   * @default true
+   */
+  prepare?: boolean;
 }
 
 /** The defaults of {@link StoreOptions}. */
@@ -40,6 +48,7 @@ export const defaultStoreOptions: Readonly<Required<StoreOptions>> = Object.free
   pageSize: 1000,
   schema: DEFAULT_SCHEMA,
   maxValueBytes: 64 * 1024 * 1024,
+  prepare: true,
 });
 
 /** The most `maxValueBytes` may be: a little under PostgreSQL's 1 GB limit for one field. */
@@ -61,9 +70,13 @@ export function resolveStoreOptions(options: StoreOptions = {}): Readonly<Requir
     pageSize: options.pageSize ?? defaultStoreOptions.pageSize,
     schema: options.schema ?? defaultStoreOptions.schema,
     maxValueBytes: options.maxValueBytes ?? defaultStoreOptions.maxValueBytes,
+    prepare: options.prepare ?? defaultStoreOptions.prepare,
   };
   if (typeof merged.autoMigrate !== "boolean") {
     throw new StoreError("CONFIG", { op: "config" }, "autoMigrate must be a boolean");
+  }
+  if (typeof merged.prepare !== "boolean") {
+    throw new StoreError("CONFIG", { op: "config" }, "prepare must be a boolean");
   }
   if (!Number.isInteger(merged.pageSize) || merged.pageSize < 1 || merged.pageSize > MAX_PAGE_SIZE) {
     throw new StoreError("CONFIG", { op: "config" }, `pageSize must be a whole number from 1 to ${MAX_PAGE_SIZE}`);

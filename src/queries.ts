@@ -13,8 +13,11 @@ const limit = sql.placeholder("limit");
 /**
  * Statement names are the package's own, so they cannot clash with an app's; a store on another
  * schema gets names of its own too (node-postgres refuses one name for two texts on a connection).
+ * Without `prepare`, no name: Drizzle then sends the statement unnamed on every driver.
  */
-function statementNames(schema: string): (name: string) => string {
+function statementNames(schema: string, prepare: boolean): (name: string) => string {
+  // biome-ignore lint/style/noNonNullAssertion: Drizzle types a name as required, and treats undefined as none.
+  if (!prepare) return () => undefined!;
   if (schema === DEFAULT_SCHEMA) return (name) => `workflow_store_${name}`;
   const tag = createHash("sha256").update(schema).digest("hex").slice(0, 8);
   return (name) => `workflow_store_${name}_${tag}`;
@@ -41,9 +44,9 @@ function preparedOnFirstUse<T extends Record<string, () => unknown>>(
  * The store's statements, built and prepared once per database (or transaction) rather than on
  * every call, each the first time it is needed, on the table of the given PostgreSQL schema.
  */
-export function prepareQueries(db: AnyPgDatabase, schema: string) {
+export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boolean) {
   const workflowStore = workflowStoreTable(schema);
-  const named = statementNames(schema);
+  const named = statementNames(schema, prepare);
   // Keys compare byte by byte (UTF-8), whatever the database's collation.
   const keyInByteOrder = sql`${workflowStore.key} collate "C"`;
   const inPrefix = eq(workflowStore.prefix, prefix);

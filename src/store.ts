@@ -53,7 +53,7 @@ export class DrizzleStore implements Store {
   constructor(db: AnyPgDatabase, options: Readonly<Required<StoreOptions>>, release?: () => Promise<void>, label = "") {
     this.#db = db;
     this.#options = options;
-    this.#queries = prepareQueries(db, options.schema);
+    this.#queries = prepareQueries(db, options.schema, options.prepare);
     this.#release = release;
     this.#label = label;
   }

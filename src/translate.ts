@@ -13,6 +13,8 @@ const INVALID_CATALOG_NAME = "3D000";
 const INSUFFICIENT_PRIVILEGE = "42501";
 const UNDEFINED_TABLE = "42P01";
 const INVALID_SCHEMA_NAME = "3F000";
+const INVALID_SQL_STATEMENT_NAME = "26000";
+const DUPLICATE_PREPARED_STATEMENT = "42P05";
 
 const CONNECTION_SQLSTATES = new Set([
   INSUFFICIENT_RESOURCES_TOO_MANY_CONNECTIONS,
@@ -93,6 +95,10 @@ export function translateError(error: unknown, site: ErrorSite): StoreError {
     // The table went away after the store started (dropped by `drizzle-kit push`, say).
     failure = "SCHEMA";
     detail += `: the ${TABLE_NAME} table is missing; run \`workflow-store migrate\` to create it again`;
+  } else if (code === INVALID_SQL_STATEMENT_NAME || code === DUPLICATE_PREPARED_STATEMENT) {
+    // What a transaction-mode pooler does to named prepared statements.
+    detail +=
+      ": behind a transaction-mode pooler (PgBouncer before 1.21, Supavisor, …), create the store with prepare: false";
   }
   return new StoreError(failure, site, detail, { cause: cause ?? error });
 }
