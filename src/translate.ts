@@ -100,7 +100,41 @@ export function translateError(error: unknown, site: ErrorSite): StoreError {
     detail +=
       ": behind a transaction-mode pooler (PgBouncer before 1.21, Supavisor, …), create the store with prepare: false";
   }
-  return new StoreError(failure, site, detail, { cause: cause ?? error });
+  return new StoreError(failure, site, detail, { cause: withoutData(cause ?? error) });
+}
+
+// What a driver's error may say without repeating what was sent or stored: no SQL text, no bound
+// parameters (postgres.js keeps them in hidden properties, Drizzle in `params`), no `detail`
+// (PostgreSQL puts the failing row there, values included).
+const SAFE_FIELDS = [
+  "code",
+  "severity",
+  "hint",
+  "position",
+  "routine",
+  "file",
+  "line",
+  "schema_name",
+  "table_name",
+  "column_name",
+  "constraint_name",
+  "errno",
+  "syscall",
+  "address",
+  "port",
+] as const;
+
+/** A copy of a driver's error with only the fields that carry no stored data. */
+function withoutData(error: unknown): unknown {
+  if (!isError(error)) return error;
+  const original = error as unknown as Error & Record<string, unknown>;
+  const copy = new Error(original.message) as Error & Record<string, unknown>;
+  copy.name = original.name;
+  copy.stack = original.stack;
+  for (const field of SAFE_FIELDS) {
+    if (original[field] !== undefined) copy[field] = original[field];
+  }
+  return copy;
 }
 
 /** The SQLSTATE of a driver's error, where it has one. */
