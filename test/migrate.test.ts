@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { createPostgresStore, createStoreWithDb, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrate } from "../src/index.js";
 import { GO_STORE_DDL } from "./support/go-store.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { cleanEnv, runProcess } from "./support/processes.js";
 
 const shippedMigrations = readdirSync("drizzle").filter((file) => file.endsWith(".sql")).length;
 const migrationsTable = `"${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`;
@@ -46,6 +47,28 @@ describe.skipIf(databaseUrl === null)(`migrations on PostgreSQL${skipReason}`, (
     const results = await Promise.allSettled(connections.map((db) => migrate(db)));
     expect(results.filter((result) => result.status === "rejected")).toEqual([]);
     expect(await appliedHashes(database)).toHaveLength(shippedMigrations);
+  });
+
+  it("lets eight processes start stores on a new database at once, each migration applied once", async () => {
+    const database = await fresh("processes");
+    const entry = new URL("../dist/index.js", import.meta.url).href;
+    const script = `
+      const { createPostgresStore } = await import(${JSON.stringify(entry)});
+      const store = await createPostgresStore(process.env.DATABASE_URL);
+      await store.set("/started/", String(process.pid), Buffer.from("ok"));
+      await store.close();`;
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        runProcess(process.execPath, ["--input-type=module", "-e", script], {
+          env: cleanEnv({ DATABASE_URL: database.url }),
+        }),
+      ),
+    );
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    expect(await appliedHashes(database)).toHaveLength(shippedMigrations);
+    const [row] = await database.connect()
+      .client`select count(*)::int as n from workflow_store where prefix = '/started/'`;
+    expect(row?.n).toBe(8);
   });
 
   it("opens many stores at once on a new database", async () => {
