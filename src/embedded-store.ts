@@ -1,3 +1,4 @@
+import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
 import { importDriver } from "./drivers.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { openStore } from "./store.js";
@@ -7,8 +8,11 @@ import type { Connection, Store } from "./types.js";
 /** Where {@link connectEmbedded} keeps the database. */
 export interface EmbeddedConnectionOptions {
   /**
-   * Directory where PGlite keeps the database, so that it outlives the process. One process at a
-   * time may open it. Without it the database lives in memory and is gone on `close()`.
+   * Directory where PGlite keeps the database, so that it outlives the process; created if
+   * missing. One process at a time may open it: a lock file in it (`workflow-store.lock`) names the
+   * process that has it open, and opening it again, from another process or this one, rejects with
+   * a `CONNECTION` `StoreError` until that one closes it or ends. Without it the database
+   * lives in memory and is gone on `close()`.
    */
   dataDir?: string;
 }
@@ -19,7 +23,8 @@ export interface EmbeddedStoreOptions extends StoreOptions, EmbeddedConnectionOp
 /**
  * Opens PGlite (PostgreSQL compiled to WebAssembly, run in this process) as a Drizzle database. For
  * {@link migrate}, {@link migrationStatus} and queries of your own; {@link createEmbeddedStore}
- * builds a store the same way. Needs the `@electric-sql/pglite` package.
+ * builds a store the same way. Needs the `@electric-sql/pglite` package. With a `dataDir`, holds
+ * the directory's lock until `close()`.
  *
  * @example
  * const connection = await connectEmbedded({ dataDir: "./.workflow-store" });
@@ -29,22 +34,45 @@ export async function connectEmbedded(options: EmbeddedConnectionOptions = {}): 
   const [{ PGlite }, { drizzle }] = await importDriver("@electric-sql/pglite", "connectEmbedded", () =>
     Promise.all([import("@electric-sql/pglite"), import("drizzle-orm/pglite")]),
   );
+  const directory = fileSystemDirectory(options.dataDir);
+  // Before PGlite touches the directory: two PGlite instances on one directory overwrite each
+  // other's pages and lose acknowledged writes.
+  const lock: DataDirLock | undefined = directory === undefined ? undefined : await lockDataDir(directory);
   let client: InstanceType<typeof PGlite>;
   try {
     client = await PGlite.create(options.dataDir);
   } catch (error) {
+    lock?.release();
     throw translateError(error, { op: "connect" });
   }
   return {
     db: drizzle({ client }),
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
+    },
     label: options.dataDir === undefined ? "embedded in memory" : `embedded ${options.dataDir}`,
   };
 }
 
+// PGlite's own prefixes for a database that is not a directory of this machine (its
+// parseDataDir): in memory, or the browser's IndexedDB and OPFS.
+const NOT_A_DIRECTORY = /^(memory|idb|opfs-ahp|memfs2opfs):\/\//;
+const FILE_URL_PREFIX = "file://";
+
+/** The directory PGlite keeps `dataDir` in, read as PGlite reads it; undefined when it keeps none. */
+function fileSystemDirectory(dataDir: string | undefined): string | undefined {
+  if (dataDir === undefined || dataDir === "" || NOT_A_DIRECTORY.test(dataDir)) return undefined;
+  if (dataDir.startsWith(FILE_URL_PREFIX)) return dataDir.slice(FILE_URL_PREFIX.length) || undefined;
+  return dataDir;
+}
+
 /**
  * A store on PGlite, opened by {@link connectEmbedded}: no server needed. `close()` shuts PGlite
- * down.
+ * down and releases the data directory's lock.
  *
  * @example
  * const store = await createEmbeddedStore({ dataDir: "./.workflow-data" });

@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { createEmbeddedStore } from "../src/index.js";
+import { LOCK_FILE } from "../src/data-dir-lock.js";
+import { connectEmbedded, createEmbeddedStore, StoreError } from "../src/index.js";
 
 const run = promisify(execFile);
 const entry = fileURLToPath(new URL("../src/index.ts", import.meta.url));
@@ -35,6 +36,75 @@ describe("createEmbeddedStore with a dataDir", () => {
       expect(keys).toEqual(["context", "plan"]);
     } finally {
       await store.close();
+    }
+  }, 60_000);
+});
+
+describe("the lock on an embedded data directory, within one process", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dws-embedded-lock-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const heldHere = (dataDir: string) =>
+    expect.objectContaining({
+      name: "StoreError",
+      code: "CONNECTION",
+      op: "connect",
+      message:
+        `workflow store connect: the embedded data directory ${resolve(dataDir)} is open in process ` +
+        `${process.pid} (this process); one process at a time may open it`,
+    });
+
+  it("refuses a second open of a directory this process has open, until the first closes", async () => {
+    // Parents that do not exist yet are created.
+    const dataDir = join(dir, "nested", "twice");
+    const first = await createEmbeddedStore({ dataDir });
+    try {
+      await expect(createEmbeddedStore({ dataDir })).rejects.toThrow(StoreError);
+      await expect(createEmbeddedStore({ dataDir })).rejects.toEqual(heldHere(dataDir));
+      await expect(connectEmbedded({ dataDir: `file://${dataDir}` })).rejects.toEqual(heldHere(dataDir));
+      // The refused opens left the first store working.
+      await first.set("/p", "k", Buffer.from("v"));
+      expect(await first.get("/p", "k")).toEqual(Buffer.from("v"));
+    } finally {
+      await first.close();
+    }
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+
+    const again = await createEmbeddedStore({ dataDir });
+    try {
+      expect(await again.get("/p", "k")).toEqual(Buffer.from("v"));
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
+
+  it("lets exactly one of two simultaneous opens in", async () => {
+    const dataDir = join(dir, "simultaneous");
+    const outcomes = await Promise.allSettled([createEmbeddedStore({ dataDir }), createEmbeddedStore({ dataDir })]);
+    const opened = outcomes.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
+    const refused = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason] : []));
+    await Promise.all(opened.map((store) => store.close()));
+    expect(opened).toHaveLength(1);
+    expect(refused).toEqual([heldHere(dataDir)]);
+  }, 60_000);
+
+  it("releases the directory when opening fails after taking it", async () => {
+    const dataDir = join(dir, "failed");
+    // No table and no autoMigrate: PGlite opens, then the store refuses.
+    await expect(createEmbeddedStore({ dataDir, autoMigrate: false })).rejects.toMatchObject({ code: "SCHEMA" });
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+
+    const store = await createEmbeddedStore({ dataDir });
+    await store.close();
+  }, 60_000);
+
+  it("takes no lock for a database in memory", async () => {
+    const stores = await Promise.all([createEmbeddedStore(), createEmbeddedStore({ dataDir: "memory://" })]);
+    try {
+      await stores[0]?.set("/p", "k", Buffer.from("one"));
+      expect(await stores[1]?.get("/p", "k")).toBeNull();
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
     }
   }, 60_000);
 });
