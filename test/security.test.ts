@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { inspect } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
@@ -7,7 +8,14 @@ import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import pg from "pg";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
-import { type AnyPgDatabase, createStoreWithDb, type StoreError } from "../src/index.js";
+import {
+  type AnyPgDatabase,
+  configFromEnv,
+  createPostgresStore,
+  createStoreWithDb,
+  parseDsn,
+  type StoreError,
+} from "../src/index.js";
 import { expectStoreError } from "../src/testing/index.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 
@@ -45,6 +53,40 @@ async function expectNoStoredData(db: AnyPgDatabase): Promise<void> {
     expect(shown).not.toContain(Buffer.from(SECRET).toString("base64"));
   }
 }
+
+const PASSWORD = "pw-Never-Shown-7731";
+
+describe("the password never shows", () => {
+  it("in any error of a failed connection or a malformed DSN, hidden properties and JSON included", async () => {
+    const closed = createServer().listen(0, "127.0.0.1");
+    await new Promise((resolve) => closed.once("listening", resolve));
+    const closedPort = (closed.address() as { port: number }).port;
+    closed.close();
+    const attempts: (() => Promise<unknown>)[] = [
+      () => createPostgresStore(`postgres://app:${PASSWORD}@127.0.0.1:${closedPort}/db`),
+      () => createPostgresStore({ host: "no-such-host.invalid", password: PASSWORD, connectTimeoutSeconds: 2 }),
+      () => createPostgresStore(`postgres://app:${PASSWORD}@127.0.0.1:notaport/db`),
+      () => createPostgresStore(`host=127.0.0.1 password='${PASSWORD} sslmode=verify-full`),
+      async () => parseDsn(`user=app password=${PASSWORD} sslmode=sometimes`),
+      async () => configFromEnv({ DATABASE_URL: `postgres://app:${PASSWORD}@db:99999/x` }),
+    ];
+    for (const attempt of attempts) {
+      const error = (await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as StoreError;
+      expect(error?.name).toBe("StoreError");
+      expect(everythingShown(error)).not.toContain(PASSWORD);
+    }
+  });
+
+  it("in a config or a store, inspected, printed or serialized", async () => {
+    const config = parseDsn(`postgres://app:${PASSWORD}@127.0.0.1:5432/db`);
+    for (const shown of [inspect(config, { showHidden: true, depth: 10 }), JSON.stringify(config), `${config}`]) {
+      expect(shown).not.toContain(PASSWORD);
+    }
+  });
+});
 
 describe("errors carry no stored data", () => {
   it("on PGlite", async () => {
