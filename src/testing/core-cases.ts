@@ -438,11 +438,11 @@ export function coreCases({ target, store: suiteStore, seed }: CaseContext): voi
         const strict = await target.create({ maxValueBytes: 1024 });
         try {
           for (const read of [
-            strict.get(prefix, "big"),
-            strict.getMany(prefix, ["big", "small"]),
-            collect(strict.entries(prefix)),
+            () => strict.get(prefix, "big"),
+            () => strict.getMany(prefix, ["big", "small"]),
+            () => collect(strict.entries(prefix)),
           ]) {
-            const error = await expectStoreError(read, "QUERY");
+            const error = await expectStoreError(read(), "QUERY");
             expect(error.message).toContain("the stored value is 2048 bytes, more than maxValueBytes (1024)");
             expect(error.key).toBe("big");
           }
