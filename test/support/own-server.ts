@@ -1,13 +1,15 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort } from "./ports.js";
 
 /**
- * A PostgreSQL server of the tests' own, for what the shared one cannot show: TLS in every mode and
- * password logins. It runs from Debian's binaries in a temporary directory on a free loopback
- * port, as the `postgres` user when the tests run as root (PostgreSQL refuses root).
+ * A PostgreSQL server of the tests' own, for what the shared one cannot show: TLS in every mode,
+ * password logins, and a server that restarts or goes away. It runs from Debian's binaries in a
+ * temporary directory on a free loopback port, as the `postgres` user when the tests run as root
+ * (PostgreSQL refuses root).
  */
 export interface OwnServer {
   port: number;
@@ -16,6 +18,13 @@ export interface OwnServer {
   caFile: string;
   /** A CA that signed nothing the server has. */
   otherCaFile: string;
+  /** `pg_ctl restart -m fast`: sessions are ended (57P01); resolves once the server accepts again. */
+  restart(): Promise<void>;
+  /** `pg_ctl stop -m fast`, keeping the data: the port refuses connections until `start()`. */
+  halt(): Promise<void>;
+  /** Starts the server again after `halt()`; does nothing when it runs. */
+  start(): Promise<void>;
+  /** Stops the server for good and removes its files. */
   stop(): Promise<void>;
 }
 
@@ -42,14 +51,6 @@ export function ownServerUnavailable(): string | undefined {
   if (!commandExists("openssl")) return "no openssl to make test certificates";
   if (process.getuid?.() === 0 && !commandExists("runuser")) return "running as root without runuser";
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function openssl(cwd: string, args: string[]): void {
@@ -120,6 +121,14 @@ export async function startOwnServer(): Promise<OwnServer> {
       stdio: "ignore",
       cwd: dir,
     });
+  // Without blocking the event loop: the tests keep calling the store while pg_ctl waits.
+  const runAsync = async (command: string, args: string[]) => {
+    await promisify(execFile)(
+      asRoot ? "runuser" : command,
+      asRoot ? ["-u", "postgres", "--", command, ...args] : args,
+      { cwd: dir },
+    );
+  };
 
   makeCertificates(dir);
   writeFileSync(join(dir, "pwfile"), `${password}\n`);
@@ -166,16 +175,33 @@ export async function startOwnServer(): Promise<OwnServer> {
       "",
     ].join("\n"),
   );
-  run(join(bin, "pg_ctl"), ["-D", data, "-l", join(dir, "server.log"), "-w", "start"]);
+  const pgCtl = join(bin, "pg_ctl");
+  const log = join(dir, "server.log");
+  run(pgCtl, ["-D", data, "-l", log, "-w", "start"]);
+  let running = true;
   return {
     port,
     password,
     caFile: join(dir, "ca.pem"),
     otherCaFile: join(dir, "other-ca.pem"),
+    restart: async () => {
+      await runAsync(pgCtl, ["-D", data, "-l", log, "-m", "fast", "-w", "restart"]);
+      running = true;
+    },
+    halt: async () => {
+      running = false;
+      await runAsync(pgCtl, ["-D", data, "-m", "fast", "-w", "stop"]);
+    },
+    start: async () => {
+      if (running) return;
+      await runAsync(pgCtl, ["-D", data, "-l", log, "-w", "start"]);
+      running = true;
+    },
     stop: async () => {
       try {
-        run(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);
+        if (running) run(pgCtl, ["-D", data, "-m", "immediate", "-w", "stop"]);
       } finally {
+        running = false;
         rmSync(dir, { recursive: true, force: true });
       }
     },
