@@ -24,7 +24,11 @@ export interface PostgresConfig {
   sslCert?: string;
   /** Path of the PEM client key (libpq's `sslkey`). */
   sslKey?: string;
-  /** Most connections the pool opens. @default 10 */
+  /**
+   * Most connections the pool opens. {@link createPostgresStore} and {@link connectPostgres} run
+   * transactions on a second pool of this size, which opens connections only when transactions run.
+   * @default 10
+   */
   max?: number;
   /** Seconds an idle connection stays open; 0 keeps it. @default 0 */
   idleTimeoutSeconds?: number;
@@ -34,6 +38,19 @@ export interface PostgresConfig {
   connectTimeoutSeconds?: number;
   /** Shown in `pg_stat_activity.application_name`. @default "drizzle-workflow-store" */
   applicationName?: string;
+  /**
+   * Seconds a statement may run before the server cancels it and the call fails with `TIMEOUT`
+   * (PostgreSQL's `statement_timeout`, sent when connecting); fractions allowed, to the millisecond.
+   * Left out, the server's own setting applies, which is off unless the database or role sets one.
+   * @default undefined (the server's setting)
+   */
+  statementTimeoutSeconds?: number;
+  /**
+   * Seconds a statement may wait for a lock (a row another transaction is writing, say) before the
+   * server cancels it and the call fails with `TIMEOUT` (PostgreSQL's `lock_timeout`).
+   * @default undefined (the server's setting)
+   */
+  lockTimeoutSeconds?: number;
 }
 
 /** The pool settings used where {@link PostgresConfig} leaves them out. */
@@ -92,6 +109,17 @@ function optionalWholeNumber(name: string, value: unknown, min: number): number 
   return value;
 }
 
+/** PostgreSQL keeps these settings in milliseconds, in a 32-bit integer. */
+const MAX_TIMEOUT_SECONDS = 2_147_483.647;
+
+function optionalTimeoutSeconds(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0.001 || value > MAX_TIMEOUT_SECONDS) {
+    throw configError(`${name} must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}`);
+  }
+  return value;
+}
+
 function optionalText(name: string, value: unknown): string | undefined {
   return value === undefined ? undefined : requireText(name, value);
 }
@@ -122,6 +150,8 @@ export function validateConfig(config: PostgresConfig): PostgresConfig {
     maxLifetimeSeconds: optionalWholeNumber("maxLifetimeSeconds", config.maxLifetimeSeconds, 0),
     connectTimeoutSeconds: optionalWholeNumber("connectTimeoutSeconds", config.connectTimeoutSeconds, 1),
     applicationName: optionalText("applicationName", config.applicationName),
+    statementTimeoutSeconds: optionalTimeoutSeconds("statementTimeoutSeconds", config.statementTimeoutSeconds),
+    lockTimeoutSeconds: optionalTimeoutSeconds("lockTimeoutSeconds", config.lockTimeoutSeconds),
   };
   const normalized: PostgresConfig = {
     host: requireText("host", config.host),

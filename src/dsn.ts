@@ -11,9 +11,16 @@ function wholeNumber(keyword: string, value: string): number {
   return Number(value);
 }
 
+function seconds(keyword: string, value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw dsnError(`${keyword} must be a number of seconds`);
+  return Number(value);
+}
+
 /**
  * Sets the config field a libpq keyword names. Keywords the store has no use for are ignored, as
- * the original store ignores them; `pool_*` are this package's own, written by {@link toDsn}.
+ * the original store ignores them; `pool_*`, `statement_timeout` and `lock_timeout` are this
+ * package's own, written by {@link toDsn}. The two timeouts are in seconds, like `connect_timeout`
+ * (not in milliseconds, as PostgreSQL's settings of those names and node-postgres take them).
  */
 function applyKeyword(config: PostgresConfig, keyword: string, value: string): void {
   switch (keyword) {
@@ -58,6 +65,12 @@ function applyKeyword(config: PostgresConfig, keyword: string, value: string): v
       break;
     case "pool_max_lifetime":
       config.maxLifetimeSeconds = wholeNumber(keyword, value);
+      break;
+    case "statement_timeout":
+      config.statementTimeoutSeconds = seconds(keyword, value);
+      break;
+    case "lock_timeout":
+      config.lockTimeoutSeconds = seconds(keyword, value);
       break;
   }
 }
@@ -150,7 +163,8 @@ function quoteValue(value: string): string {
 /**
  * The libpq keyword/value string of a config (the original store's `DSN()`), quoted where needed:
  * `parseDsn(toDsn(config))` gives `config` back. Pool settings, when set, are written as
- * `pool_max`, `pool_idle_timeout` and `pool_max_lifetime`, which libpq itself does not know.
+ * `pool_max`, `pool_idle_timeout` and `pool_max_lifetime`, and the timeouts as `statement_timeout`
+ * and `lock_timeout` in seconds: keywords libpq itself does not know.
  */
 export function toDsn(config: PostgresConfig): string {
   const c = validateConfig(config);
@@ -169,6 +183,8 @@ export function toDsn(config: PostgresConfig): string {
     ["pool_max", c.max],
     ["pool_idle_timeout", c.idleTimeoutSeconds],
     ["pool_max_lifetime", c.maxLifetimeSeconds],
+    ["statement_timeout", c.statementTimeoutSeconds],
+    ["lock_timeout", c.lockTimeoutSeconds],
   ];
   return pairs
     .filter((pair): pair is [string, string | number] => pair[1] !== undefined)

@@ -8,6 +8,12 @@ export type StoreErrorCode =
   | "CONNECTION"
   /** The database answered the query with an error. */
   | "QUERY"
+  /**
+   * The server cancelled the statement: it ran past `statementTimeoutSeconds` (SQLSTATE 57014, also
+   * what `pg_cancel_backend` gives) or waited past `lockTimeoutSeconds` for a lock (55P03). Nothing
+   * of the statement took effect; the store stays usable.
+   */
+  | "TIMEOUT"
   /** The database role lacks a privilege the call needs; the message names it. */
   | "PERMISSION"
   /** The table or a migration it needs is missing; the message says what to run. */

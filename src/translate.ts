@@ -13,6 +13,9 @@ const INVALID_CATALOG_NAME = "3D000";
 const INSUFFICIENT_PRIVILEGE = "42501";
 const UNDEFINED_TABLE = "42P01";
 const INVALID_SCHEMA_NAME = "3F000";
+// What `statement_timeout` and `lock_timeout` end a statement with.
+const QUERY_CANCELED = "57014";
+const LOCK_NOT_AVAILABLE = "55P03";
 const INVALID_SQL_STATEMENT_NAME = "26000";
 const DUPLICATE_PREPARED_STATEMENT = "42P05";
 
@@ -89,6 +92,8 @@ export function translateError(error: unknown, site: ErrorSite): StoreError {
   let failure: StoreErrorCode = "QUERY";
   if (site.op === "connect" || (code !== undefined && isConnectionFailure(code))) {
     failure = "CONNECTION";
+  } else if (code === QUERY_CANCELED || code === LOCK_NOT_AVAILABLE) {
+    failure = "TIMEOUT";
   } else if (code === INSUFFICIENT_PRIVILEGE) {
     failure = "PERMISSION";
   } else if (code === UNDEFINED_TABLE || code === INVALID_SCHEMA_NAME) {

@@ -56,6 +56,12 @@ describe("validateConfig", () => {
     ["a pool of 0", { max: 0 }],
     ["a negative idle timeout", { idleTimeoutSeconds: -1 }],
     ["a password that is not a string", { password: 42 }],
+    ["a statement timeout of 0", { statementTimeoutSeconds: 0 }],
+    ["a negative lock timeout", { lockTimeoutSeconds: -1 }],
+    ["a timeout under a millisecond", { statementTimeoutSeconds: 0.0001 }],
+    ["a timeout past PostgreSQL's limit", { lockTimeoutSeconds: 2_147_484 }],
+    ["a timeout that is not a number", { statementTimeoutSeconds: "5" }],
+    ["an infinite timeout", { lockTimeoutSeconds: Number.POSITIVE_INFINITY }],
   ])("rejects %s with CONFIG", (_what, change) => {
     configError(() => validateConfig({ ...valid, ...change } as PostgresConfig));
   });
@@ -64,6 +70,13 @@ describe("validateConfig", () => {
     expect(validateConfig({ ...valid, port: 1 }).port).toBe(1);
     expect(validateConfig({ ...valid, port: 65535 }).port).toBe(65535);
     for (const sslMode of SSL_MODES) expect(validateConfig({ ...valid, sslMode }).sslMode).toBe(sslMode);
+  });
+
+  it("takes statement and lock timeouts in seconds, fractions too, and leaves them unset by default", () => {
+    const config = validateConfig({ ...valid, statementTimeoutSeconds: 30, lockTimeoutSeconds: 0.5 });
+    expect([config.statementTimeoutSeconds, config.lockTimeoutSeconds]).toEqual([30, 0.5]);
+    expect(Object.keys(validateConfig(valid))).not.toContain("statementTimeoutSeconds");
+    expect(Object.keys(validateConfig(valid))).not.toContain("lockTimeoutSeconds");
   });
 
   it("turns an empty sslMode into disable", () => {
@@ -96,6 +109,13 @@ describe("parseDsn", () => {
   it("reads the original store's example DSN", () => {
     const config = parseDsn("host=localhost port=5432 user=postgres password=secret dbname=workflow sslmode=disable");
     expect({ ...config }).toEqual({ ...defaultConfig(), password: "secret" });
+  });
+
+  it("reads statement_timeout and lock_timeout in seconds, in both forms", () => {
+    const config = parseDsn("host=h statement_timeout=30 lock_timeout=0.25");
+    expect([config.statementTimeoutSeconds, config.lockTimeoutSeconds]).toEqual([30, 0.25]);
+    const fromUrl = parseDsn("postgres://u@h/d?statement_timeout=1.5&lock_timeout=2");
+    expect([fromUrl.statementTimeoutSeconds, fromUrl.lockTimeoutSeconds]).toEqual([1.5, 2]);
   });
 
   it("takes an empty quoted value", () => {
@@ -134,6 +154,8 @@ describe("parseDsn", () => {
     ["a port that is not a number", "port=abc password=secret"],
     ["an unknown sslmode", "sslmode=prefer password=secret"],
     ["a malformed URL", "postgres://user:secret@host:notaport/db"],
+    ["a statement_timeout with a unit", "statement_timeout=5s password=secret"],
+    ["a lock_timeout of 0", "lock_timeout=0 password=secret"],
   ])("rejects %s with CONFIG, without repeating the password", (_what, dsn) => {
     const error = configError(() => parseDsn(dsn));
     expect(error.message).not.toContain("secret");
@@ -165,6 +187,8 @@ describe("toDsn", () => {
         maxLifetimeSeconds: fc.integer({ min: 0, max: 100000 }),
         connectTimeoutSeconds: fc.integer({ min: 1, max: 100 }),
         applicationName: text,
+        statementTimeoutSeconds: fc.integer({ min: 1, max: 2_147_483_647 }).map((ms) => ms / 1000),
+        lockTimeoutSeconds: fc.integer({ min: 1, max: 100_000 }).map((ms) => ms / 1000),
       },
       { requiredKeys: ["host", "port", "user", "password", "database", "sslMode"] },
     );
