@@ -15,11 +15,44 @@ function resolveConfig(config: Partial<PostgresConfig> | string | undefined): Po
 }
 
 /**
+ * Seconds to wait before connecting again after a connection attempt failed. postgres.js's own
+ * backoff grows to 20 s, shared by the whole pool and reset only by a successful connection, and a
+ * call waits that long before its attempt even starts: after a 2.5 s restart the pool took 12–15 s
+ * to come back. Capped at a second, with jitter, every call waits at most about a second more than
+ * `connectTimeoutSeconds`.
+ */
+function reconnectDelaySeconds(failedAttempts: number): number {
+  return Math.min(0.05 * 2 ** failedAttempts, 1) * (0.5 + Math.random() / 2);
+}
+
+/** The session settings sent when connecting, in PostgreSQL's milliseconds; absent, the server's own apply. */
+function sessionTimeouts(config: PostgresConfig): Record<string, string> {
+  const settings: Record<string, string> = {};
+  if (config.statementTimeoutSeconds !== undefined) {
+    settings.statement_timeout = String(Math.round(config.statementTimeoutSeconds * 1000));
+  }
+  if (config.lockTimeoutSeconds !== undefined) {
+    settings.lock_timeout = String(Math.round(config.lockTimeoutSeconds * 1000));
+  }
+  return settings;
+}
+
+/** Resolves after `ms`, without keeping the process alive. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
  * Opens a postgres.js pool as a Drizzle database from a config (merged over {@link defaultConfig})
  * or a DSN, and checks that the server answers (a `CONNECTION` error within
  * `connectTimeoutSeconds` if not). For {@link migrate}, {@link migrationStatus} and queries of your
  * own on the table; {@link createPostgresStore} builds a store the same way. Needs the `postgres`
  * package.
+ *
+ * The pool is set up to survive lost connections (see the README's "Faults"): no query is pipelined
+ * behind another, reconnecting waits at most a second, and transactions run on a second pool of
+ * the same size, opened when the first transaction starts. `close()` waits up to 5 s for queries
+ * already sent, then ends the connections.
  *
  * @example
  * const connection = await connectPostgres(process.env.DATABASE_URL);
@@ -30,12 +63,27 @@ function resolveConfig(config: Partial<PostgresConfig> | string | undefined): Po
  * }
  */
 export async function connectPostgres(config?: Partial<PostgresConfig> | string): Promise<Connection> {
+  const opened = await openPostgres(config);
+  return { db: opened.db, label: opened.label, close: () => opened.end(CLOSE_GRACE_SECONDS) };
+}
+
+/** How long `close()` lets calls already in flight finish before it ends the connections. */
+const CLOSE_GRACE_SECONDS = 5;
+
+interface OpenedPostgres {
+  db: Connection["db"];
+  label: string;
+  /** Ends both pools, letting queries already sent finish for up to `graceSeconds`; always settles. */
+  end(graceSeconds: number): Promise<void>;
+}
+
+async function openPostgres(config: Partial<PostgresConfig> | string | undefined): Promise<OpenedPostgres> {
   const resolved = resolveConfig(config);
   const [{ default: postgres }, { drizzle }] = await importDriver("postgres", "connectPostgres", () =>
     Promise.all([import("postgres"), import("drizzle-orm/postgres-js")]),
   );
   const pool = { ...defaultPoolSettings, ...resolved };
-  const client = postgres({
+  const options = {
     host: resolved.host,
     port: resolved.port,
     user: resolved.user,
@@ -46,12 +94,35 @@ export async function connectPostgres(config?: Partial<PostgresConfig> | string)
     idle_timeout: pool.idleTimeoutSeconds,
     max_lifetime: pool.maxLifetimeSeconds,
     connect_timeout: pool.connectTimeoutSeconds,
-    connection: { application_name: pool.applicationName },
+    backoff: reconnectDelaySeconds,
+    connection: { application_name: pool.applicationName, ...sessionTimeouts(resolved) },
     // What the server says in passing is not for the app's console.
     onnotice: () => {},
+  };
+  // postgres.js 3.4.9 sends up to 100 queries on a connection before the first is answered, and a
+  // connection that drops can leave some of them never settled (porsager/postgres#708, #970): those
+  // routed to it between the socket's error and its close. With 32 callers and three kills, 16 calls
+  // stayed pending. With no query sent behind another, none did.
+  // (postgres.js reads max_pipeline, though its types leave it out.)
+  const unpipelined = { ...options, max_pipeline: 0 };
+  const statements = postgres(unpipelined);
+  // That setting makes `begin` fail every time (porsager/postgres#1210), and with max_pipeline: 1 a
+  // BEGIN sent behind another query goes out without reserving its connection (#1189): the
+  // transaction fails with UNSAFE_TRANSACTION and later calls run inside it. A pool that runs only
+  // transactions never has a connection busy with a query of no transaction, so its BEGIN always
+  // finds the connection idle and reserves it.
+  const transactional = { ...options, max_pipeline: 1 };
+  const transactions = postgres(transactional);
+  const client = new Proxy(statements, {
+    get: (target, property, receiver) =>
+      property === "begin" ? transactions.begin : Reflect.get(target, property, receiver),
   });
-  const close = () => client.end({ timeout: 5 });
   const db = drizzle({ client });
+  const end = async (graceSeconds: number) => {
+    // end() may never resolve once a connection was lost (porsager/postgres#1097): bound it.
+    const ended = Promise.all([statements.end({ timeout: graceSeconds }), transactions.end({ timeout: graceSeconds })]);
+    await Promise.race([ended, pause(graceSeconds * 1000 + 1000)]);
+  };
   // postgres.js bounds each attempt, not the whole: a port that answers with something other than
   // PostgreSQL (an HTTP proxy, say) makes it try again without end. The check gets one deadline.
   let timer: NodeJS.Timeout | undefined;
@@ -71,19 +142,29 @@ export async function connectPostgres(config?: Partial<PostgresConfig> | string)
   try {
     await Promise.race([db.execute(sql`select 1`), deadline]);
   } catch (error) {
-    // A client stuck in its connect loop may never finish ending (porsager/postgres#1097).
-    await Promise.race([client.end({ timeout: 0 }), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await end(0);
     throw translateError(error, { op: "connect" });
   } finally {
     clearTimeout(timer);
   }
-  return { db, close, label: `postgres ${resolved.user}@${resolved.host}:${resolved.port}/${resolved.database}` };
+  // postgres.js reads the array types on every new connection, and when the connection is lost
+  // during that read, the rejection goes unhandled, which ends a Node process. The first connection
+  // read them into the pool's options; later ones, and the transactions pool, use those.
+  const shared = (pool: typeof statements) =>
+    pool.options as typeof pool.options & { shared: { typeArrayMap: object } };
+  Object.assign(transactions.options.parsers, statements.options.parsers);
+  Object.assign(transactions.options.serializers, statements.options.serializers);
+  Object.assign(shared(transactions).shared.typeArrayMap, shared(statements).shared.typeArrayMap);
+  statements.options.fetch_types = false;
+  transactions.options.fetch_types = false;
+  return { db, end, label: `postgres ${resolved.user}@${resolved.host}:${resolved.port}/${resolved.database}` };
 }
 
 /**
  * A store on its own postgres.js pool, opened by {@link connectPostgres}; runs {@link migrate}
- * unless `autoMigrate` is `false`, in which case the table must already be there. `close()` ends
- * the pool.
+ * unless `autoMigrate` is `false`, in which case the table must already be there. `close()` lets
+ * the calls in flight finish for up to 5 s, then ends the pool (failing what is left with
+ * `CONNECTION`); it always returns.
  *
  * @example
  * const store = await createPostgresStore({ host: "localhost", password: "secret", database: "workflow" });
@@ -95,6 +176,8 @@ export async function createPostgresStore(
   options?: StoreOptions,
 ): Promise<Store> {
   const storeOptions = resolveStoreOptions(options);
-  const connection = await connectPostgres(config);
-  return openStore(connection.db, storeOptions, connection.close, connection.label);
+  const opened = await openPostgres(config);
+  // The store lets its calls finish first (see DrizzleStore.close), so ending the pool waits only
+  // for its connections to close, and for a call that hung past that grace, a second at most.
+  return openStore(opened.db, storeOptions, () => opened.end(1), opened.label);
 }

@@ -34,6 +34,56 @@ function storedValue(row: { value: Buffer | null; size: number }, site: ErrorSit
   );
 }
 
+/** How long `close()` of a store that opened its own pool lets calls in flight finish before ending it. */
+const CLOSE_GRACE_MS = 5000;
+/** How long a transaction that lost its connection waits for the driver to give the transaction up. */
+const LOST_CONNECTION_WAIT_MS = 1000;
+
+/** What the stores of one transaction and of its savepoints share. */
+interface TransactionState {
+  /** A call in the transaction failed with `CONNECTION`. */
+  lost: boolean;
+  /** The driver has settled the transaction. */
+  over: boolean;
+  /** Resolves when the driver has settled the transaction. */
+  ended: Promise<void>;
+  end(): void;
+}
+
+function startTransaction(): TransactionState {
+  let resolve = () => {};
+  const ended = new Promise<void>((done) => {
+    resolve = done;
+  });
+  const state: TransactionState = {
+    lost: false,
+    over: false,
+    ended,
+    end: () => {
+      state.over = true;
+      resolve();
+    },
+  };
+  return state;
+}
+
+/** Resolves after `ms`, without keeping the process alive. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * postgres.js settles a transaction as soon as its connection closes, while the work may still be
+ * running. Handed control back after that, it sends ROLLBACK or COMMIT on the closed connection,
+ * which throws where nothing can catch it and ends the process. So the work's callback then never
+ * returns; nothing waits for it any more.
+ */
+async function holdIfAbandoned(state: TransactionState): Promise<void> {
+  // The failed call can get here before the driver has given the transaction up.
+  if (state.lost && !state.over) await Promise.race([state.ended, pause(LOST_CONNECTION_WAIT_MS)]);
+  if (state.over) await new Promise<never>(() => {});
+}
+
 /**
  * The {@link Store} over a Drizzle PostgreSQL database of any driver. Built by
  * {@link createStoreWithDb}, {@link createPostgresStore} and {@link createEmbeddedStore}.
@@ -44,7 +94,20 @@ export class DrizzleStore implements Store {
   readonly #queries: PreparedQueries;
   readonly #release: (() => Promise<void>) | undefined;
   readonly #label: string;
-  #closed = false;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closedByCall = false;
+  #closing: Promise<void> | undefined;
+  /** Set on the stores a transaction hands its work. */
+  #transaction: TransactionState | undefined;
+
+  /** Closed by `close()`, or a transaction's store whose transaction is over. */
+  get #closed(): boolean {
+    return this.#closedByCall || this.#transaction?.over === true;
+  }
+
+  set #closed(closed: boolean) {
+    this.#closedByCall = closed;
+  }
 
   /**
    * @param release closes what the store opened itself; absent when the database is the caller's.
@@ -164,22 +227,31 @@ export class DrizzleStore implements Store {
     checkOpen(this.#closed, "transaction");
     checkWork(work);
     // The caller's own error comes back as it was thrown; only the database's is translated.
-    let failedInWork = false;
+    let thrownByWork: { error: unknown } | undefined;
+    // A savepoint shares the state of the transaction it is in.
+    const state = this.#transaction ?? startTransaction();
+    const running = this.#db.transaction(async (txDb) => {
+      const tx = new DrizzleStore(txDb, this.#options, undefined, `${this.#label} transaction`);
+      tx.#transaction = state;
+      try {
+        return await work(tx);
+      } catch (error) {
+        thrownByWork = { error };
+        throw error;
+      } finally {
+        // A transaction store outlives its transaction only as a closed store.
+        tx.#closed = true;
+        await holdIfAbandoned(state);
+      }
+    });
+    if (this.#transaction === undefined) running.then(state.end, state.end);
     try {
-      return await this.#db.transaction(async (txDb) => {
-        const tx = new DrizzleStore(txDb, this.#options, undefined, `${this.#label} transaction`);
-        try {
-          return await work(tx);
-        } catch (error) {
-          failedInWork = true;
-          throw error;
-        } finally {
-          // A transaction store outlives its transaction only as a closed store.
-          tx.#closed = true;
-        }
-      });
+      return await this.#track(running);
     } catch (error) {
-      throw failedInWork ? error : translateError(error, { op: "transaction" });
+      // When the connection is lost, the driver's error can come back after the work's own.
+      throw thrownByWork !== undefined && error === thrownByWork.error
+        ? error
+        : translateError(error, { op: "transaction" });
     }
   }
 
@@ -200,10 +272,9 @@ export class DrizzleStore implements Store {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#release !== undefined) await this.#run({ op: "close" }, this.#release);
+  close(): Promise<void> {
+    this.#closing ??= this.#shutDown();
+    return this.#closing;
   }
 
   [inspect.custom](): string {
@@ -222,11 +293,41 @@ export class DrizzleStore implements Store {
     yield* keysetPages((after, limit) => this.#run({ op, prefix }, () => fetch(after, limit)), range);
   }
 
-  async #run<T>(site: ErrorSite, query: () => Promise<T>): Promise<T> {
+  async #shutDown(): Promise<void> {
+    this.#closed = true;
+    const release = this.#release;
+    if (release === undefined) return;
+    // Calls in flight finish, or fail, before the pool under them ends; what still hangs, the end fails.
+    await Promise.race([Promise.allSettled(this.#inFlight), pause(CLOSE_GRACE_MS)]);
     try {
-      return await query();
+      await release();
     } catch (error) {
-      throw translateError(error, site);
+      throw translateError(error, { op: "close" });
+    }
+  }
+
+  #track<T>(pending: Promise<T>): Promise<T> {
+    this.#inFlight.add(pending);
+    const settled = () => this.#inFlight.delete(pending);
+    pending.then(settled, settled);
+    return pending;
+  }
+
+  async #run<T>(site: ErrorSite, query: () => Promise<T>): Promise<T> {
+    // A later page or batch of a call, after close() or after its transaction was given up.
+    checkOpen(this.#closed, site.op, site.prefix, site.key);
+    try {
+      const pending = this.#track(query());
+      if (this.#transaction === undefined) return await pending;
+      // A query sent as its connection drops may never be answered; the transaction's end settles it.
+      const ended = this.#transaction.ended.then(() => {
+        throw new StoreError("CONNECTION", site, "the transaction's connection was lost before the call finished");
+      });
+      return await Promise.race([pending, ended]);
+    } catch (error) {
+      const failure = translateError(error, site);
+      if (failure.code === "CONNECTION" && this.#transaction !== undefined) this.#transaction.lost = true;
+      throw failure;
     }
   }
 }
