@@ -463,13 +463,19 @@ describe.skipIf(unavailable !== undefined)(
       return false;
     }
 
-    it("recovers by itself from a restart under load, settling every call in flight", async () => {
+    /** A store on the running server, with 16 callers writing through it for 300 ms already. */
+    async function storeUnderLoad(label: string) {
       await server.start();
-      const prefix = `/faults/restart/${randomUUID()}`;
-      const store = await createPostgresStore(config(uniqueName("restart")));
+      const prefix = `/faults/${label}/${randomUUID()}`;
+      const store = await createPostgresStore(config(uniqueName(label)));
+      const load = startLoad(store, prefix, { callers: 16, transactionEvery: 4 });
+      await pause(300);
+      return { store, prefix, load };
+    }
+
+    it("recovers by itself from a restart under load, settling every call in flight", async () => {
+      const { store, prefix, load } = await storeUnderLoad("restart");
       try {
-        const load = startLoad(store, prefix, { callers: 16, transactionEvery: 4 });
-        await pause(300);
         await server.restart();
         expect(await recovers(store, prefix)).toBe(true);
         await pause(300);
@@ -489,12 +495,8 @@ describe.skipIf(unavailable !== undefined)(
     });
 
     it("fails calls with CONNECTION within the connect timeout while the server is stopped, then recovers", async () => {
-      await server.start();
-      const prefix = `/faults/stopped/${randomUUID()}`;
-      const store = await createPostgresStore(config(uniqueName("stopped")));
+      const { store, prefix, load } = await storeUnderLoad("stopped");
       try {
-        const load = startLoad(store, prefix, { callers: 16, transactionEvery: 4 });
-        await pause(300);
         await server.halt();
         for (let i = 0; i < 5; i++) {
           const started = Date.now();
@@ -515,12 +517,8 @@ describe.skipIf(unavailable !== undefined)(
     });
 
     it("closes promptly, settling the calls in flight, after the server went away", async () => {
-      await server.start();
-      const prefix = `/faults/gone/${randomUUID()}`;
-      const store = await createPostgresStore(config(uniqueName("gone")));
+      const { store, load } = await storeUnderLoad("gone");
       try {
-        const load = startLoad(store, prefix, { callers: 16, transactionEvery: 4 });
-        await pause(300);
         await server.halt();
         const started = Date.now();
         await store.close();
