@@ -1,4 +1,5 @@
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
+import { drizzleReadyClient } from "./embedded-client.js";
 import { importDriver } from "./drivers.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { openStore } from "./store.js";
@@ -46,7 +47,7 @@ export async function connectEmbedded(options: EmbeddedConnectionOptions = {}): 
     throw translateError(error, { op: "connect" });
   }
   return {
-    db: drizzle({ client }),
+    db: drizzle({ client: drizzleReadyClient(client) }),
     close: async () => {
       try {
         await client.close();

@@ -1,4 +1,4 @@
-import type { BuildExtraConfigColumns } from "drizzle-orm";
+import { type BuildExtraConfigColumns, sql } from "drizzle-orm";
 import { index, pgSchema, pgTable, primaryKey, timestamp, varchar } from "drizzle-orm/pg-core";
 import { bytea } from "./bytea.js";
 
@@ -20,6 +20,9 @@ const columns = () => ({
 const constraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof columns>, "pg">) => [
   primaryKey({ name: "workflow_store_pkey", columns: [table.prefix, table.key] }),
   index("idx_workflow_store_prefix").on(table.prefix),
+  // Listing walks a prefix in byte order (`key collate "C"`), which the primary key, in the
+  // database's collation, cannot give without sorting the whole prefix (migration 0002).
+  index("workflow_store_prefix_key_bytes").on(table.prefix, sql`(key collate "C")`),
 ];
 
 /**

@@ -1,0 +1,101 @@
+import { PGlite } from "@electric-sql/pglite";
+import { fillPlaceholders, sql } from "drizzle-orm";
+import { drizzle as pgliteDrizzle } from "drizzle-orm/pglite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../src/index.js";
+import { type PreparedQueries, prepareQueries } from "../src/queries.js";
+import { drizzleReadyClient } from "../src/embedded-client.js";
+import { DEFAULT_SCHEMA } from "../src/schema.js";
+import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
+
+/** Runs SQL with bound parameters and returns the rows. */
+type Run = (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** Values for the store's placeholders: a prefix of many keys, a page from the middle. */
+const values = { prefix: "/big", key: "k05000", after: "k05000", limit: 1000, maxBytes: 1024, keys: ["k1", "k2"] };
+
+/** The statements whose plan must be an index scan with no sort, whatever the prefix's size. */
+const statements: (keyof PreparedQueries)[] = [
+  "get",
+  "has",
+  "getMany",
+  "count",
+  "keysFirst",
+  "keysAfter",
+  "entriesFirst",
+  "entriesAfter",
+];
+
+/** 10,000 keys in one prefix and 90,000 spread over 1,000 others, as the planner sees them. */
+const FILL = `
+  insert into workflow_store (prefix, key, value)
+  select '/big', 'k' || lpad(g::text, 5, '0'), '\\x00'::bytea from generate_series(1, 10000) g
+  union all
+  select '/small/' || (g % 1000), 'k' || g, '\\x00'::bytea from generate_series(1, 90000) g`;
+
+async function plan(run: Run, queries: PreparedQueries, name: keyof PreparedQueries): Promise<string> {
+  const query = queries[name].getQuery();
+  const rows = await run(`explain (costs off) ${query.sql}`, fillPlaceholders(query.params, values));
+  return rows.map((row) => String(Object.values(row)[0])).join("\n");
+}
+
+/**
+ * Checks every statement's plan twice: as planned for the values at hand, and as the generic plan
+ * a prepared statement switches to after a few runs.
+ */
+function checkPlans(run: () => Run, queries: () => PreparedQueries) {
+  for (const mode of ["force_custom_plan", "force_generic_plan"]) {
+    it.each(statements)(`%s reads an index and sorts nothing (${mode})`, async (name) => {
+      await run()(`set plan_cache_mode = ${mode}`, []);
+      const text = await plan(run(), queries(), name);
+      expect(text).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
+      expect(text).not.toMatch(/Sort|Seq Scan/);
+      if (name.startsWith("keys") || name.startsWith("entries")) {
+        // The page is read in byte order from the index: it stops after `limit` rows.
+        expect(text).toContain("workflow_store_prefix_key_bytes");
+      }
+    });
+  }
+}
+
+describe.skipIf(databaseUrl === null)(`query plans on PostgreSQL${skipReason}`, () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let queries: PreparedQueries;
+  let run: Run;
+  beforeAll(async () => {
+    database = await freshDatabase("plans");
+    const { client, db } = database.connect();
+    await migrate(db);
+    await client.unsafe(FILL);
+    await client`analyze workflow_store`;
+    queries = prepareQueries(db, DEFAULT_SCHEMA, true);
+    run = (text, params) => client.unsafe(text, params as never[]);
+  });
+  afterAll(() => database?.drop());
+
+  checkPlans(
+    () => run,
+    () => queries,
+  );
+});
+
+describe("query plans on PGlite", () => {
+  let pg: PGlite;
+  let queries: PreparedQueries;
+  let run: Run;
+  beforeAll(async () => {
+    pg = new PGlite();
+    const db = pgliteDrizzle({ client: drizzleReadyClient(pg) });
+    await migrate(db);
+    await db.execute(sql.raw(FILL));
+    // What the embedded store gives Drizzle: the statistics follow the rows written through it.
+    queries = prepareQueries(db, DEFAULT_SCHEMA, true);
+    run = async (text, params) => (await pg.query<Record<string, unknown>>(text, params)).rows;
+  });
+  afterAll(() => pg?.close());
+
+  checkPlans(
+    () => run,
+    () => queries,
+  );
+});
