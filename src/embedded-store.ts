@@ -1,6 +1,6 @@
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
-import { drizzleReadyClient } from "./embedded-client.js";
 import { importDriver } from "./drivers.js";
+import { drizzleReadyClient } from "./embedded-client.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { openStore } from "./store.js";
 import { translateError } from "./translate.js";
@@ -81,5 +81,6 @@ function fileSystemDirectory(dataDir: string | undefined): string | undefined {
 export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Promise<Store> {
   const storeOptions = resolveStoreOptions(options);
   const connection = await connectEmbedded(options);
-  return openStore(connection.db, storeOptions, connection.close, connection.label);
+  // PGlite runs one statement at a time: calls that come while one runs are sent together.
+  return openStore(connection.db, storeOptions, connection.close, connection.label, 1);
 }

@@ -40,6 +40,15 @@ export interface StoreOptions {
    * @default true
    */
   prepare?: boolean;
+  /**
+   * While every connection of the store's own pool is busy, send waiting `get` calls together as
+   * one read and waiting `set` calls as one multi-row upsert (one commit for all), when a connection
+   * frees. Each call still settles on its own; a key set twice keeps the later call's value;
+   * nothing waits while a connection is free. Applies to stores that opened their pool
+   * (`createPostgresStore`, `createEmbeddedStore`), never inside transactions.
+   * @default true
+   */
+  batch?: boolean;
 }
 
 /** The defaults of {@link StoreOptions}. */
@@ -49,6 +58,7 @@ export const defaultStoreOptions: Readonly<Required<StoreOptions>> = Object.free
   schema: DEFAULT_SCHEMA,
   maxValueBytes: 64 * 1024 * 1024,
   prepare: true,
+  batch: true,
 });
 
 /** The most `maxValueBytes` may be: a little under PostgreSQL's 1 GB limit for one field. */
@@ -71,12 +81,16 @@ export function resolveStoreOptions(options: StoreOptions = {}): Readonly<Requir
     schema: options.schema ?? defaultStoreOptions.schema,
     maxValueBytes: options.maxValueBytes ?? defaultStoreOptions.maxValueBytes,
     prepare: options.prepare ?? defaultStoreOptions.prepare,
+    batch: options.batch ?? defaultStoreOptions.batch,
   };
   if (typeof merged.autoMigrate !== "boolean") {
     throw new StoreError("CONFIG", { op: "config" }, "autoMigrate must be a boolean");
   }
   if (typeof merged.prepare !== "boolean") {
     throw new StoreError("CONFIG", { op: "config" }, "prepare must be a boolean");
+  }
+  if (typeof merged.batch !== "boolean") {
+    throw new StoreError("CONFIG", { op: "config" }, "batch must be a boolean");
   }
   if (!Number.isInteger(merged.pageSize) || merged.pageSize < 1 || merged.pageSize > MAX_PAGE_SIZE) {
     throw new StoreError("CONFIG", { op: "config" }, `pageSize must be a whole number from 1 to ${MAX_PAGE_SIZE}`);

@@ -73,6 +73,8 @@ const CLOSE_GRACE_SECONDS = 5;
 interface OpenedPostgres {
   db: Connection["db"];
   label: string;
+  /** Connections of the pool single statements run on. */
+  connections: number;
   /** Ends both pools, letting queries already sent finish for up to `graceSeconds`; always settles. */
   end(graceSeconds: number): Promise<void>;
 }
@@ -157,7 +159,12 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
   Object.assign(shared(transactions).shared.typeArrayMap, shared(statements).shared.typeArrayMap);
   statements.options.fetch_types = false;
   transactions.options.fetch_types = false;
-  return { db, end, label: `postgres ${resolved.user}@${resolved.host}:${resolved.port}/${resolved.database}` };
+  return {
+    db,
+    end,
+    connections: pool.max,
+    label: `postgres ${resolved.user}@${resolved.host}:${resolved.port}/${resolved.database}`,
+  };
 }
 
 /**
@@ -179,5 +186,5 @@ export async function createPostgresStore(
   const opened = await openPostgres(config);
   // The store lets its calls finish first (see DrizzleStore.close), so ending the pool waits only
   // for its connections to close, and for a call that hung past that grace, a second at most.
-  return openStore(opened.db, storeOptions, () => opened.end(1), opened.label);
+  return openStore(opened.db, storeOptions, () => opened.end(1), opened.label, opened.connections);
 }

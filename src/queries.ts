@@ -56,6 +56,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
   // 65,535 bind parameters. Values travel as base64 text: postgres.js cannot send a bytea[].
   const anyKey = sql`${workflowStore.key} = any(${sql.placeholder("keys")}::varchar[])`;
+  const prefixes = sql.placeholder("prefixes");
+  const keys = sql.placeholder("keys");
   const afterKey = sql`${keyInByteOrder} > ${sql.placeholder("after")}`;
   // A value over the store's maxValueBytes is not sent (it might not even fit in a string on the
   // way); its size is, so that the store can say why it cannot read it.
@@ -139,11 +141,24 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .from(workflowStore)
         .where(and(inPrefix, anyKey, hasValue))
         .prepare(named("get_many")),
-    setMany: () =>
+    /** Rows of any prefixes at once: for sets sent together, and for setMany. */
+    setRows: () =>
       upsert(
-        sql`select ${prefix}::varchar, k, decode(v, 'base64'), ${now}, ${now}
-            from unnest(${sql.placeholder("keys")}::varchar[], ${sql.placeholder("values")}::text[]) as batch(k, v)`,
-      ).prepare(named("set_many")),
+        sql`select p, k, decode(v, 'base64'), ${now}, ${now}
+            from unnest(${prefixes}::varchar[], ${keys}::varchar[], ${sql.placeholder("values")}::text[]) as batch(p, k, v)`,
+      ).prepare(named("set_rows")),
+    /** Values of any prefixes at once, for gets sent together. */
+    getRows: () =>
+      db
+        .select({ prefix: workflowStore.prefix, key: workflowStore.key, ...readable })
+        .from(workflowStore)
+        .where(
+          and(
+            sql`(${workflowStore.prefix}, ${workflowStore.key}) in (select * from unnest(${prefixes}::varchar[], ${keys}::varchar[]))`,
+            hasValue,
+          ),
+        )
+        .prepare(named("get_rows")),
     removeMany: () => countDeleted(and(inPrefix, anyKey), named("remove_many")),
     removePrefix: () => countDeleted(inPrefix, named("remove_prefix")),
     purgeAll: () => purge(olderThan, named("purge")),

@@ -1,4 +1,5 @@
 import { inspect } from "node:util";
+import { type BatchedCalls, batchedCalls } from "./batching.js";
 import { inspectCatalog, layoutOf } from "./catalog.js";
 import { type ErrorSite, StoreError } from "./errors.js";
 import {
@@ -94,6 +95,8 @@ export class DrizzleStore implements Store {
   readonly #queries: PreparedQueries;
   readonly #release: (() => Promise<void>) | undefined;
   readonly #label: string;
+  /** Gets and sets sent together while the pool is busy; absent in transactions and on an app's database. */
+  readonly #batched: BatchedCalls | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
   #closedByCall = false;
   #closing: Promise<void> | undefined;
@@ -112,21 +115,35 @@ export class DrizzleStore implements Store {
   /**
    * @param release closes what the store opened itself; absent when the database is the caller's.
    * @param label what `util.inspect` shows of the store (never a password).
+   * @param connections the size of the pool the store opened itself, for the `batch` option.
    */
-  constructor(db: AnyPgDatabase, options: Readonly<Required<StoreOptions>>, release?: () => Promise<void>, label = "") {
+  constructor(
+    db: AnyPgDatabase,
+    options: Readonly<Required<StoreOptions>>,
+    release?: () => Promise<void>,
+    label = "",
+    connections?: number,
+  ) {
     this.#db = db;
     this.#options = options;
     this.#queries = prepareQueries(db, options.schema, options.prepare);
     this.#release = release;
     this.#label = label;
+    this.#batched =
+      options.batch && connections !== undefined
+        ? batchedCalls(this.#queries, connections, options.maxValueBytes)
+        : undefined;
   }
 
   async get(prefix: string, key: string): Promise<Buffer | null> {
     checkOpen(this.#closed, "get", prefix, key);
     checkKey("get", prefix, key);
     const maxBytes = this.#options.maxValueBytes;
-    const [row] = await this.#run({ op: "get", prefix, key }, () =>
-      this.#queries.get.execute({ prefix, key, maxBytes }),
+    const together = this.#batched?.get;
+    const [row] = await this.#run(
+      { op: "get", prefix, key },
+      () => this.#queries.get.execute({ prefix, key, maxBytes }),
+      together && (async () => [await together({ prefix, key })].filter((found) => found !== undefined)),
     );
     return row === undefined ? null : storedValue(row, { op: "get", prefix, key }, maxBytes);
   }
@@ -135,7 +152,12 @@ export class DrizzleStore implements Store {
     checkOpen(this.#closed, "set", prefix, key);
     checkKey("set", prefix, key);
     const bytes = checkValue({ op: "set", prefix, key }, value, this.#options.maxValueBytes);
-    await this.#run({ op: "set", prefix, key }, () => this.#queries.set.execute({ prefix, key, value: bytes }));
+    const together = this.#batched?.set;
+    await this.#run(
+      { op: "set", prefix, key },
+      () => this.#queries.set.execute({ prefix, key, value: bytes }),
+      together && (() => together({ prefix, key, value: bytes })),
+    );
   }
 
   async remove(prefix: string, key: string): Promise<void> {
@@ -188,8 +210,8 @@ export class DrizzleStore implements Store {
     checkOpen(this.#closed, "setMany", prefix);
     const { keys, values } = checkEntries(prefix, entries, this.#options.maxValueBytes);
     if (keys.length === 0) return;
-    const encoded = values.map((value) => value.toString("base64"));
-    await this.#run({ op: "setMany", prefix }, () => this.#queries.setMany.execute({ prefix, keys, values: encoded }));
+    const rows = { prefixes: keys.map(() => prefix), keys, values: values.map((value) => value.toString("base64")) };
+    await this.#run({ op: "setMany", prefix }, () => this.#queries.setRows.execute(rows));
   }
 
   async removeMany(prefix: string, keys: readonly string[]): Promise<number> {
@@ -313,11 +335,18 @@ export class DrizzleStore implements Store {
     return pending;
   }
 
-  async #run<T>(site: ErrorSite, query: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one call's statement and translates its error. `together` sends the call with others of
+   * its kind instead, when every connection of the store's pool is busy.
+   */
+  async #run<T>(site: ErrorSite, query: () => Promise<T>, together?: () => Promise<T>): Promise<T> {
     // A later page or batch of a call, after close() or after its transaction was given up.
     checkOpen(this.#closed, site.op, site.prefix, site.key);
     try {
-      const pending = this.#track(query());
+      const batching = this.#batched?.batching;
+      const pending = this.#track(
+        batching === undefined ? query() : together !== undefined && batching.full ? together() : batching.run(query),
+      );
       if (this.#transaction === undefined) return await pending;
       // A query sent as its connection drops may never be answered; the transaction's end settles it.
       const ended = this.#transaction.ended.then(() => {
@@ -356,6 +385,7 @@ export async function openStore(
   options: Readonly<Required<StoreOptions>>,
   release: (() => Promise<void>) | undefined,
   label: string,
+  connections?: number,
 ): Promise<DrizzleStore> {
   try {
     if (options.autoMigrate) await migrate(db, { schema: options.schema });
@@ -364,7 +394,7 @@ export async function openStore(
     await release?.();
     throw error;
   }
-  return new DrizzleStore(db, options, release, label);
+  return new DrizzleStore(db, options, release, label, connections);
 }
 
 /** With `autoMigrate: false`, a missing table is a clear error at creation, not at the first call. */

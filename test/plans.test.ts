@@ -2,9 +2,9 @@ import { PGlite } from "@electric-sql/pglite";
 import { fillPlaceholders, sql } from "drizzle-orm";
 import { drizzle as pgliteDrizzle } from "drizzle-orm/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { drizzleReadyClient } from "../src/embedded-client.js";
 import { migrate } from "../src/index.js";
 import { type PreparedQueries, prepareQueries } from "../src/queries.js";
-import { drizzleReadyClient } from "../src/embedded-client.js";
 import { DEFAULT_SCHEMA } from "../src/schema.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 
