@@ -41,13 +41,15 @@ export interface PostgresConfig {
   /**
    * Seconds a statement may run before the server cancels it and the call fails with `TIMEOUT`
    * (PostgreSQL's `statement_timeout`, sent when connecting); fractions allowed, to the millisecond.
-   * Left out, the server's own setting applies, which is off unless the database or role sets one.
+   * Left out, the server's own setting applies, which is off unless the database or role sets one;
+   * `0` turns it off over such a setting.
    * @default undefined (the server's setting)
    */
   statementTimeoutSeconds?: number;
   /**
    * Seconds a statement may wait for a lock (a row another transaction is writing, say) before the
-   * server cancels it and the call fails with `TIMEOUT` (PostgreSQL's `lock_timeout`).
+   * server cancels it and the call fails with `TIMEOUT` (PostgreSQL's `lock_timeout`); `0` turns it
+   * off over a setting of the database or role.
    * @default undefined (the server's setting)
    */
   lockTimeoutSeconds?: number;
@@ -114,8 +116,9 @@ const MAX_TIMEOUT_SECONDS = 2_147_483.647;
 
 function optionalTimeoutSeconds(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0.001 || value > MAX_TIMEOUT_SECONDS) {
-    throw configError(`${name} must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}`);
+  const inRange = value === 0 || (typeof value === "number" && value >= 0.001 && value <= MAX_TIMEOUT_SECONDS);
+  if (!inRange) {
+    throw configError(`${name} must be 0 (off) or a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}`);
   }
   return value;
 }

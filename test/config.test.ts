@@ -56,7 +56,7 @@ describe("validateConfig", () => {
     ["a pool of 0", { max: 0 }],
     ["a negative idle timeout", { idleTimeoutSeconds: -1 }],
     ["a password that is not a string", { password: 42 }],
-    ["a statement timeout of 0", { statementTimeoutSeconds: 0 }],
+    ["a statement timeout under a millisecond but not 0", { statementTimeoutSeconds: 0.0005 }],
     ["a negative lock timeout", { lockTimeoutSeconds: -1 }],
     ["a timeout under a millisecond", { statementTimeoutSeconds: 0.0001 }],
     ["a timeout past PostgreSQL's limit", { lockTimeoutSeconds: 2_147_484 }],
@@ -77,6 +77,8 @@ describe("validateConfig", () => {
     expect([config.statementTimeoutSeconds, config.lockTimeoutSeconds]).toEqual([30, 0.5]);
     expect(Object.keys(validateConfig(valid))).not.toContain("statementTimeoutSeconds");
     expect(Object.keys(validateConfig(valid))).not.toContain("lockTimeoutSeconds");
+    // 0 is PostgreSQL's "off", sent to override a setting of the database or role.
+    expect(validateConfig({ ...valid, statementTimeoutSeconds: 0 }).statementTimeoutSeconds).toBe(0);
   });
 
   it("turns an empty sslMode into disable", () => {
@@ -155,7 +157,7 @@ describe("parseDsn", () => {
     ["an unknown sslmode", "sslmode=prefer password=secret"],
     ["a malformed URL", "postgres://user:secret@host:notaport/db"],
     ["a statement_timeout with a unit", "statement_timeout=5s password=secret"],
-    ["a lock_timeout of 0", "lock_timeout=0 password=secret"],
+    ["a lock_timeout that is negative", "lock_timeout=-1 password=secret"],
   ])("rejects %s with CONFIG, without repeating the password", (_what, dsn) => {
     const error = configError(() => parseDsn(dsn));
     expect(error.message).not.toContain("secret");

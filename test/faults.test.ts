@@ -14,7 +14,7 @@ import {
 } from "../src/index.js";
 import { type OwnServer, ownServerUnavailable, startOwnServer } from "./support/own-server.js";
 import { freePort } from "./support/ports.js";
-import { databaseUrl, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 
 /** Small, so that a call that waits for a connection fails soon. */
 const CONNECT_TIMEOUT_SECONDS = 3;
@@ -212,6 +212,20 @@ describe.skipIf(databaseUrl === null)(`lost connections, timeouts and close on P
     }
   });
 
+  it("does the same for a store over an app's database opened with connectPostgres, transactions too", async () => {
+    const applicationName = uniqueName("kill-connect");
+    const connection = await connectPostgres({
+      ...parseDsn(url),
+      applicationName,
+      connectTimeoutSeconds: CONNECT_TIMEOUT_SECONDS,
+    });
+    try {
+      await survivesKills(await createStoreWithDb(connection.db), applicationName, 4, 2);
+    } finally {
+      await connection.close();
+    }
+  });
+
   it("does the same on an app's own postgres.js client with max_pipeline: 1 and a short backoff", async () => {
     const applicationName = uniqueName("kill-own");
     // What the README's "Faults" tells an app to set. (postgres.js reads max_pipeline; its types leave it out.)
@@ -253,6 +267,30 @@ describe.skipIf(databaseUrl === null)(`lost connections, timeouts and close on P
       } finally {
         await timed.close();
         await plain.close();
+      }
+    });
+
+    it("take 0 as off, over a limit the database sets", async () => {
+      const settings = sql`select current_setting('statement_timeout') as statement, current_setting('lock_timeout') as lock`;
+      const database = await freshDatabase("timeouts");
+      try {
+        await admin.unsafe(`alter database "${parseDsn(database.url).database}" set statement_timeout = '5s'`);
+        await admin.unsafe(`alter database "${parseDsn(database.url).database}" set lock_timeout = '2s'`);
+        const inherited = await connectPostgres(database.url);
+        const off = await connectPostgres({
+          ...parseDsn(database.url),
+          statementTimeoutSeconds: 0,
+          lockTimeoutSeconds: 0,
+        });
+        try {
+          expect(await inherited.db.execute(settings)).toEqual([{ statement: "5s", lock: "2s" }]);
+          expect(await off.db.execute(settings)).toEqual([{ statement: "0", lock: "0" }]);
+        } finally {
+          await inherited.close();
+          await off.close();
+        }
+      } finally {
+        await database.drop();
       }
     });
 

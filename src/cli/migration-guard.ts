@@ -6,10 +6,10 @@ export interface GuardChange {
   after: string;
 }
 
-// The store's table and its index as drizzle-kit writes them, with or without a schema.
+// The store's table and its indexes as drizzle-kit writes them, with or without a schema.
 const TABLE = String.raw`(?:"[^"]+"\.)?"${TABLE_NAME}"`;
 const CREATE_TABLE = new RegExp(`CREATE TABLE (?!IF NOT EXISTS)(${TABLE})`, "g");
-const CREATE_INDEX = new RegExp(`CREATE INDEX (?!IF NOT EXISTS)("idx_${TABLE_NAME}_prefix")`, "g");
+const CREATE_INDEX = new RegExp(`CREATE INDEX (?!IF NOT EXISTS)("[^"]+" ON ${TABLE})`, "g");
 const DROP_TABLE = new RegExp(`^DROP TABLE (${TABLE})[^;]*;`, "gm");
 
 /**
