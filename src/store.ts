@@ -188,6 +188,7 @@ export class DrizzleStore implements Store {
       after === undefined
         ? q.entriesFirst.execute({ prefix, limit, maxBytes })
         : q.entriesAfter.execute({ prefix, after, limit, maxBytes }),
+      (row) => row.size,
     );
     for await (const row of rows) {
       const value = storedValue(row, { op: "entries", prefix, key: row.key }, maxBytes);
@@ -309,10 +310,11 @@ export class DrizzleStore implements Store {
     prefix: string,
     options: KeysOptions | undefined,
     fetch: PageFetcher<T>,
+    bytes?: (row: T) => number,
   ): AsyncGenerator<T> {
     checkOpen(this.#closed, op, prefix);
     const range = checkKeysOptions(op, prefix, options, this.#options.pageSize);
-    yield* keysetPages((after, limit) => this.#run({ op, prefix }, () => fetch(after, limit)), range);
+    yield* keysetPages((after, limit) => this.#run({ op, prefix }, () => fetch(after, limit)), range, bytes);
   }
 
   async #shutDown(): Promise<void> {

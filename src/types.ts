@@ -12,7 +12,11 @@ export interface KeysOptions {
   after?: string;
   /** Yield at most this many. @default all */
   limit?: number;
-  /** Rows per query, 1 to 100,000. @default the store's `pageSize` (1,000) */
+  /**
+   * Rows of the first query, 1 to 100,000; later queries of the walk fetch twice as many as the one
+   * before, up to 16 times this, while a page's values stay under 4 MiB.
+   * @default the store's `pageSize` (1,000)
+   */
   pageSize?: number;
 }
 

@@ -18,6 +18,10 @@ async function fill(store: Store, prefix: string, keys: string[]): Promise<void>
   );
 }
 
+async function* mapAsync<T, U>(items: AsyncIterable<T>, map: (item: T) => U): AsyncGenerator<U> {
+  for await (const item of items) yield map(item);
+}
+
 const modelKeys = ["a", "b", "B", "é", "😀", "a/b", "%", ""];
 
 type Write =
@@ -139,6 +143,29 @@ export function engineCases({ target, store: suiteStore, seed }: CaseContext): v
       expect(await collect(store.keys(prefix, { limit: 0 }))).toEqual([]);
       expect(await collect(store.keys(prefix, { after: "z" }))).toEqual([]);
       expect((await collect(store.entries(prefix, { pageSize: 2 }))).map((entry) => entry.key)).toEqual(keys);
+    });
+
+    it("fetch pages that double as a walk goes on, up to 16 times the first", async () => {
+      // A key written just after the one being yielded shows up only if the page holding it was
+      // not fetched yet, that is, when the yielded key ends a page: which marks each page's end.
+      for (const walk of ["keys", "entries"] as const) {
+        const prefix = freshPrefix();
+        const keys = Array.from({ length: 200 }, (_, i) => `k${String(i).padStart(3, "0")}`);
+        await fill(store, prefix, keys);
+        const seen: string[] = [];
+        const rows =
+          walk === "keys"
+            ? store.keys(prefix, { pageSize: 2 })
+            : mapAsync(store.entries(prefix, { pageSize: 2 }), (entry) => entry.key);
+        for await (const key of rows) {
+          seen.push(key);
+          if (!key.endsWith("+")) await store.set(prefix, `${key}+`, Buffer.from("+"));
+        }
+        // Each "+" key seen starts a page: it was written while the row before it, a page's last, was yielded.
+        const pageEnds = seen.flatMap((key, i) => (key.endsWith("+") ? [i] : []));
+        const sizes = pageEnds.map((end, i) => end - (pageEnds[i - 1] ?? 0));
+        expect(sizes.slice(0, 6), walk).toEqual([2, 4, 8, 16, 32, 32]);
+      }
     });
 
     it("give each entry's value and timestamps; created_at stays on overwrite", async () => {
