@@ -21,6 +21,30 @@ const TEXT_AS_IS = [
 const FIRST_ANALYZE_AFTER = 1000;
 
 /**
+ * Analyzes the database's own tables, or only those never analyzed, in one statement (so that it
+ * is queued before whatever the caller sends next).
+ */
+function analyzeTables(client: PGlite, neverAnalyzed: boolean) {
+  return client.exec(`do $$
+    declare tables text;
+    begin
+      select string_agg(oid::regclass::text, ', ') into tables from pg_catalog.pg_class
+      where relkind in ('r', 'p') and relpersistence = 'p'
+        and relnamespace::regnamespace::text not in ('pg_catalog', 'information_schema')
+        ${neverAnalyzed ? "and reltuples < 0" : ""};
+      if tables is not null then execute 'analyze ' || tables; end if;
+    end $$`);
+}
+
+/**
+ * Takes the statistics of tables that have none: a data directory written before this package
+ * analyzed its tables, or by PGlite alone, would otherwise keep its planner guessing.
+ */
+export async function analyzeNeverAnalyzed(client: PGlite): Promise<void> {
+  await analyzeTables(client, true);
+}
+
+/**
  * PGlite has no autovacuum, so its planner never learns how many rows a table or a prefix holds,
  * and sorts a whole prefix to page through it where the index gives the order. Like autovacuum,
  * this takes the statistics again once enough rows changed: after 1,000 rows, then each time as
@@ -31,16 +55,6 @@ function autoAnalyze(client: PGlite) {
   let changed = 0;
   let threshold = FIRST_ANALYZE_AFTER;
   let running: Promise<void> | undefined;
-  // One statement, so that it is queued before whatever the writer sends next.
-  const analyze = () =>
-    client.exec(`do $$
-      declare tables text;
-      begin
-        select string_agg(oid::regclass::text, ', ') into tables from pg_catalog.pg_class
-        where relkind in ('r', 'p') and relpersistence = 'p'
-          and relnamespace::regnamespace::text not in ('pg_catalog', 'information_schema');
-        if tables is not null then execute 'analyze ' || tables; end if;
-      end $$`);
   return {
     /** Counts rows a committed statement or transaction changed; analyzes when there are enough. */
     changed(rows: number) {
@@ -50,7 +64,7 @@ function autoAnalyze(client: PGlite) {
       changed = 0;
       // In the background: statistics are a hint, and a write never waits for them. A failure
       // (the client closed meanwhile) only means no new statistics.
-      running = analyze()
+      running = analyzeTables(client, false)
         .then(() => {})
         .catch(() => {})
         .finally(() => {

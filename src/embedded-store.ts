@@ -1,6 +1,6 @@
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
 import { importDriver } from "./drivers.js";
-import { drizzleReadyClient } from "./embedded-client.js";
+import { analyzeNeverAnalyzed, drizzleReadyClient } from "./embedded-client.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { openStore } from "./store.js";
 import { translateError } from "./translate.js";
@@ -39,18 +39,21 @@ export async function connectEmbedded(options: EmbeddedConnectionOptions = {}): 
   // Before PGlite touches the directory: two PGlite instances on one directory overwrite each
   // other's pages and lose acknowledged writes.
   const lock: DataDirLock | undefined = directory === undefined ? undefined : await lockDataDir(directory);
-  let client: InstanceType<typeof PGlite>;
+  let client: InstanceType<typeof PGlite> | undefined;
   try {
     client = await PGlite.create(options.dataDir);
+    await analyzeNeverAnalyzed(client);
   } catch (error) {
+    await client?.close().catch(() => {});
     lock?.release();
     throw translateError(error, { op: "connect" });
   }
+  const opened = client;
   return {
-    db: drizzle({ client: drizzleReadyClient(client) }),
+    db: drizzle({ client: drizzleReadyClient(opened) }),
     close: async () => {
       try {
-        await client.close();
+        await opened.close();
       } finally {
         lock?.release();
       }

@@ -115,7 +115,11 @@ export class MemoryStore implements Store {
   async *entries(prefix: string, options?: KeysOptions): AsyncGenerator<StoreEntry> {
     checkOpen(this.#closed, "entries", prefix);
     const range = checkKeysOptions("entries", prefix, options, this.#shared.pageSize);
-    yield* keysetPages(async (after, limit) => this.#page(prefix, after, limit), range, (entry) => entry.value.length);
+    yield* keysetPages(
+      async (after, limit) => this.#page(prefix, after, limit),
+      range,
+      (entry) => entry.value.length,
+    );
   }
 
   async getMany(prefix: string, keys: readonly string[]): Promise<Map<string, Buffer>> {

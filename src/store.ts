@@ -184,10 +184,14 @@ export class DrizzleStore implements Store {
   async *entries(prefix: string, options?: KeysOptions): AsyncGenerator<StoreEntry> {
     const q = this.#queries;
     const maxBytes = this.#options.maxValueBytes;
-    const rows = this.#pages("entries", prefix, options, (after, limit) =>
-      after === undefined
-        ? q.entriesFirst.execute({ prefix, limit, maxBytes })
-        : q.entriesAfter.execute({ prefix, after, limit, maxBytes }),
+    const rows = this.#pages(
+      "entries",
+      prefix,
+      options,
+      (after, limit) =>
+        after === undefined
+          ? q.entriesFirst.execute({ prefix, limit, maxBytes })
+          : q.entriesAfter.execute({ prefix, after, limit, maxBytes }),
       (row) => row.size,
     );
     for await (const row of rows) {

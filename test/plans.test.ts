@@ -1,9 +1,12 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { fillPlaceholders, sql } from "drizzle-orm";
 import { drizzle as pgliteDrizzle } from "drizzle-orm/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drizzleReadyClient } from "../src/embedded-client.js";
-import { migrate } from "../src/index.js";
+import { connectEmbedded, migrate } from "../src/index.js";
 import { type PreparedQueries, prepareQueries } from "../src/queries.js";
 import { DEFAULT_SCHEMA } from "../src/schema.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
@@ -13,6 +16,9 @@ type Run = (text: string, params: unknown[]) => Promise<Record<string, unknown>[
 
 /** Values for the store's placeholders: a prefix of many keys, a page from the middle. */
 const values = { prefix: "/big", key: "k05000", after: "k05000", limit: 1000, maxBytes: 1024, keys: ["k1", "k2"] };
+
+/** The planner's row count of the table: -1 until it is analyzed. */
+const STATISTICS = "select reltuples::float8 as n from pg_class where oid = 'workflow_store'::regclass";
 
 /** The statements whose plan must be an index scan with no sort, whatever the prefix's size. */
 const statements: (keyof PreparedQueries)[] = [
@@ -98,4 +104,33 @@ describe("query plans on PGlite", () => {
     () => run,
     () => queries,
   );
+});
+
+describe("statistics of an embedded data directory", () => {
+  it("are taken when it is opened, for tables that never had any", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "dws-plans-"));
+    try {
+      // Filled by PGlite alone, as by a version of the package that took no statistics.
+      const bare = await PGlite.create(dataDir);
+      await migrate(pgliteDrizzle({ client: bare }));
+      await bare.exec(FILL);
+      const [before] = (await bare.query<{ n: number }>(STATISTICS)).rows;
+      expect(before?.n).toBeLessThan(0);
+      await bare.close();
+
+      const connection = await connectEmbedded({ dataDir });
+      try {
+        const client = (connection.db as unknown as { $client: PGlite }).$client;
+        const run: Run = async (text, params) => (await client.query<Record<string, unknown>>(text, params)).rows;
+        const [after] = await run(STATISTICS, []);
+        expect(after?.n).toBeGreaterThan(90_000);
+        const text = await plan(run, prepareQueries(connection.db, DEFAULT_SCHEMA, true), "keysAfter");
+        expect(text).not.toContain("Sort");
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
