@@ -1,4 +1,4 @@
-import type { PreparedQueries } from "./queries.js";
+import { type PreparedQueries, setRowsParameters } from "./queries.js";
 
 /** Most calls one batched statement carries. */
 const MAX_BATCH_CALLS = 1000;
@@ -133,11 +133,13 @@ export function batchedCalls(queries: PreparedQueries, connections: number, maxB
     async (calls: { prefix: string; key: string; value: Buffer }[]) => {
       const latest = new Map(calls.map((call) => [rowId(call.prefix, call.key), call]));
       const rows = [...latest.values()];
-      await queries.setRows.execute({
-        prefixes: rows.map((row) => row.prefix),
-        keys: rows.map((row) => row.key),
-        values: rows.map((row) => row.value.toString("base64")),
-      });
+      await queries.setRows.execute(
+        setRowsParameters(
+          rows.map((row) => row.prefix),
+          rows.map((row) => row.key),
+          rows.map((row) => row.value),
+        ),
+      );
       return calls.map(() => undefined);
     },
     (call) => call.value.length,

@@ -12,7 +12,13 @@ export { MemoryStore } from "./memory-store.js";
 export type { AnyPgDatabase, MigrateOptions, MigrationInfo, MigrationStatus } from "./migrate.js";
 export { migrate, migrationStatus } from "./migrate.js";
 export type { StoreOptions } from "./options.js";
-export { DEFAULT_PURGE_BATCH_SIZE, defaultStoreOptions, MAX_PAGE_SIZE, MAX_VALUE_BYTES_LIMIT } from "./options.js";
+export {
+  DEFAULT_PURGE_BATCH_SIZE,
+  defaultStoreOptions,
+  MAX_PAGE_SIZE,
+  MAX_SET_MANY_BYTES,
+  MAX_VALUE_BYTES_LIMIT,
+} from "./options.js";
 export { connectPostgres, createPostgresStore } from "./postgres-store.js";
 export type { WorkflowStoreRow, WorkflowStoreTable } from "./schema.js";
 export { DEFAULT_SCHEMA, TABLE_NAME, workflowStore, workflowStoreTable } from "./schema.js";

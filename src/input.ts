@@ -1,6 +1,6 @@
 import { asBuffer } from "./bytea.js";
 import { type ErrorSite, StoreError, type StoreOperation } from "./errors.js";
-import { DEFAULT_PURGE_BATCH_SIZE, MAX_PAGE_SIZE } from "./options.js";
+import { DEFAULT_PURGE_BATCH_SIZE, MAX_PAGE_SIZE, MAX_SET_MANY_BYTES } from "./options.js";
 import type { KeysOptions, PurgeOptions } from "./types.js";
 
 /** PostgreSQL's `varchar(255)` of the prefix and key columns, counted in characters (code points). */
@@ -107,6 +107,7 @@ export function checkEntries(
   const keys: string[] = [];
   const values: Buffer[] = [];
   const seen = new Set<string>();
+  let total = 0;
   for (const pair of pairs) {
     if (!Array.isArray(pair) || pair.length !== 2)
       throw invalid(siteOf(op, prefix), "each entry must be a [key, value] pair");
@@ -115,7 +116,15 @@ export function checkEntries(
     checkName("key", key, site);
     if (seen.has(key as string)) throw invalid(site, "the key appears twice in one batch");
     seen.add(key as string);
-    values.push(checkValue(site, value, maxValueBytes));
+    const bytes = checkValue(site, value, maxValueBytes);
+    total += bytes.length;
+    if (total > MAX_SET_MANY_BYTES) {
+      throw invalid(
+        siteOf(op, prefix),
+        `the values come to more than ${MAX_SET_MANY_BYTES} bytes, the most one setMany writes: split it, in a transaction to keep it all-or-nothing`,
+      );
+    }
+    values.push(bytes);
     keys.push(key as string);
   }
   return { keys, values };

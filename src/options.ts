@@ -66,6 +66,12 @@ export const defaultStoreOptions: Readonly<Required<StoreOptions>> = Object.free
 /** The most `maxValueBytes` may be: a little under PostgreSQL's 1 GB limit for one field. */
 export const MAX_VALUE_BYTES_LIMIT = 1024 * 1024 * 1024 - 1024;
 
+/**
+ * The most value bytes one `setMany` writes: its values travel as one base64 text, which must fit
+ * in a JavaScript string (about 512 MiB) and in one PostgreSQL field (1 GB).
+ */
+export const MAX_SET_MANY_BYTES = 256 * 1024 * 1024;
+
 /** PostgreSQL keeps the first 63 bytes of a name (NAMEDATALEN - 1). */
 const MAX_NAME_BYTES = 63;
 

@@ -54,7 +54,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // A NULL value (the original store can write one) reads as missing, as it does there.
   const hasValue = isNotNull(workflowStore.value);
   // Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
-  // 65,535 bind parameters. Values travel as base64 text: postgres.js cannot send a bytea[].
+  // 65,535 bind parameters.
   const anyKey = sql`${workflowStore.key} = any(${sql.placeholder("keys")}::varchar[])`;
   const prefixes = sql.placeholder("prefixes");
   const keys = sql.placeholder("keys");
@@ -141,11 +141,18 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .from(workflowStore)
         .where(and(inPrefix, anyKey, hasValue))
         .prepare(named("get_many")),
-    /** Rows of any prefixes at once: for sets sent together, and for setMany. */
+    /**
+     * Rows of any prefixes at once, for sets sent together and for setMany, with parameters from
+     * {@link setRowsParameters}. The values travel as one base64 text, cut into rows by offset:
+     * postgres.js cannot send a bytea[], and PostgreSQL parses a text[] of large values slowly
+     * (1,000 values of 64 KiB: 2.3 s as a text[], 1.1 s so). OFFSET 0 keeps the decoding to once
+     * per statement in a generic plan too.
+     */
     setRows: () =>
       upsert(
-        sql`select p, k, decode(v, 'base64'), ${now}, ${now}
-            from unnest(${prefixes}::varchar[], ${keys}::varchar[], ${sql.placeholder("values")}::text[]) as batch(p, k, v)`,
+        sql`select p, k, substring(decoded.bytes from o for l), ${now}, ${now}
+            from (select decode(${sql.placeholder("values")}::text, 'base64') as bytes offset 0) as decoded,
+              unnest(${prefixes}::varchar[], ${keys}::varchar[], ${sql.placeholder("starts")}::int[], ${sql.placeholder("lengths")}::int[]) as batch(p, k, o, l)`,
       ).prepare(named("set_rows")),
     /** Values of any prefixes at once, for gets sent together. */
     getRows: () =>
@@ -164,6 +171,18 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     purgeAll: () => purge(olderThan, named("purge")),
     purgePrefix: () => purge(and(olderThan, inPrefix), named("purge_prefix")),
   });
+}
+
+/** The parameters of `setRows` for rows given as parallel arrays. */
+export function setRowsParameters(prefixes: readonly string[], keys: readonly string[], values: readonly Buffer[]) {
+  const starts: number[] = [];
+  let start = 1;
+  for (const value of values) {
+    starts.push(start);
+    start += value.length;
+  }
+  const lengths = values.map((value) => value.length);
+  return { prefixes, keys, starts, lengths, values: Buffer.concat(values).toString("base64") };
 }
 
 /** The prepared statements of one database. */

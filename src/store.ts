@@ -17,7 +17,7 @@ import {
 import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { eachKey, keysetPages, type PageFetcher } from "./pages.js";
-import { type PreparedQueries, prepareQueries } from "./queries.js";
+import { type PreparedQueries, prepareQueries, setRowsParameters } from "./queries.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { translateError } from "./translate.js";
 import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
@@ -215,7 +215,11 @@ export class DrizzleStore implements Store {
     checkOpen(this.#closed, "setMany", prefix);
     const { keys, values } = checkEntries(prefix, entries, this.#options.maxValueBytes);
     if (keys.length === 0) return;
-    const rows = { prefixes: keys.map(() => prefix), keys, values: values.map((value) => value.toString("base64")) };
+    const rows = setRowsParameters(
+      keys.map(() => prefix),
+      keys,
+      values,
+    );
     await this.#run({ op: "setMany", prefix }, () => this.#queries.setRows.execute(rows));
   }
 

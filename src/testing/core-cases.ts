@@ -144,6 +144,16 @@ export function coreCases({ target, store: suiteStore, seed }: CaseContext): voi
       await store.remove(prefix, "big");
     }, 120_000);
 
+    it("rejects a setMany of more than 256 MiB of values with INVALID_ARGUMENT before writing", async () => {
+      const prefix = freshPrefix();
+      // One 64 MiB buffer under five keys: 320 MiB to write, 64 MiB to hold.
+      const big = Buffer.alloc(64 * 1024 * 1024);
+      const entries = ["a", "b", "c", "d", "e"].map((key) => [key, big] as const);
+      const error = await expectStoreError(store.setMany(prefix, entries), "INVALID_ARGUMENT");
+      expect(error.message).toContain("the most one setMany writes");
+      expect(await store.count(prefix)).toBe(0);
+    });
+
     it("stores exactly the bytes of a Uint8Array view with an offset", async () => {
       const prefix = freshPrefix();
       const backing = new Uint8Array([9, 9, 1, 2, 3, 9]);
