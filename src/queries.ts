@@ -173,16 +173,34 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   });
 }
 
-/** The parameters of `setRows` for rows given as parallel arrays. */
+/**
+ * The parameters of `setRows` for rows given as parallel arrays. The rows go sorted by prefix and
+ * key, so that two statements writing some of the same rows lock them in the same order: in any
+ * other order, two processes' batches deadlock on each other (40P01).
+ */
 export function setRowsParameters(prefixes: readonly string[], keys: readonly string[], values: readonly Buffer[]) {
+  const order = prefixes.map((_, i) => i);
+  order.sort((a, b) => compare(prefixes[a] ?? "", prefixes[b] ?? "") || compare(keys[a] ?? "", keys[b] ?? ""));
   const starts: number[] = [];
+  const lengths: number[] = [];
   let start = 1;
-  for (const value of values) {
+  for (const i of order) {
+    const length = values[i]?.length ?? 0;
     starts.push(start);
-    start += value.length;
+    lengths.push(length);
+    start += length;
   }
-  const lengths = values.map((value) => value.length);
-  return { prefixes, keys, starts, lengths, values: Buffer.concat(values).toString("base64") };
+  return {
+    prefixes: order.map((i) => prefixes[i]),
+    keys: order.map((i) => keys[i]),
+    starts,
+    lengths,
+    values: Buffer.concat(order.map((i) => values[i] ?? Buffer.alloc(0))).toString("base64"),
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The prepared statements of one database. */

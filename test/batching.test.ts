@@ -135,6 +135,28 @@ describe.skipIf(databaseUrl === null)(`batching on a store's own PostgreSQL pool
     () => (text, params) => admin.unsafe(text, params as never[]),
   );
 
+  it("never deadlocks two stores writing the same keys in opposite orders at once", async () => {
+    const prefix = `/batching/${randomUUID()}`;
+    const keys = Array.from({ length: 100 }, (_, i) => `k${String(i).padStart(3, "0")}`);
+    const stores = await Promise.all([0, 1].map(() => createPostgresStore(url)));
+    try {
+      const rounds = stores.flatMap((store, n) =>
+        Array.from({ length: 10 }, async () => {
+          const ordered = n === 0 ? keys : [...keys].reverse();
+          await store.setMany(
+            prefix,
+            ordered.map((key) => [key, Buffer.from(String(n))]),
+          );
+          // And as sets batched together.
+          await Promise.all(ordered.map((key) => store.set(prefix, key, Buffer.from(String(n)))));
+        }),
+      );
+      expect((await outcomes(rounds)).filter((result) => result !== undefined)).toEqual([]);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
   it("fails each call of a statement that fails with that statement's error, under its own key", async () => {
     const prefix = `/batching/${randomUUID()}`;
     const store = await createPostgresStore({ ...parseDsn(url), max: 1, lockTimeoutSeconds: 0.5 });
