@@ -1,5 +1,17 @@
 import { type PreparedQueries, setRowsParameters } from "./queries.js";
 
+/**
+ * Statements worth running at once: more only queue in the server. At 32 callers on a pool of 10,
+ * letting 4 run and batching the rest served gets 1.7 times and sets 2.8 times as fast as raw
+ * postgres.js sending one query per call; letting all 10 run, 1.0 and 2.1 times.
+ */
+const RUNNING_AT_ONCE = 4;
+/**
+ * A statement that has run longer than this (waiting for a row lock, say, or reading a large page)
+ * no longer holds calls back: they go on other connections.
+ */
+const STALLED_AFTER_MS = 20;
+
 /** Most calls one batched statement carries. */
 const MAX_BATCH_CALLS = 1000;
 /** Most value bytes one batched statement carries (a larger single value still goes, alone). */
@@ -36,34 +48,40 @@ class Queue<In, Out> {
 }
 
 /**
- * Counts the statements a store has on its pool's connections. While every connection is busy,
- * calls of a batched kind wait in a queue; when one frees, the queue that has waited longest goes
- * as one statement (a read of many rows, or one multi-row upsert committed once), and each call
- * then settles with its own result, or with the statement's error. When a connection is free,
- * nothing waits: a call goes as it comes.
+ * Counts the statements a store is running. While 4 (or the pool's size, if smaller) have been
+ * running for less than 20 ms each, calls of a batched kind wait in a queue; when one of those
+ * finishes or stalls, the queue that has waited longest goes as one statement (a read of many
+ * rows, or one multi-row upsert committed once), and each call then settles with its own result,
+ * or with the statement's error. Below that, nothing waits: a call goes as it comes.
  */
 export class Batching {
-  readonly #connections: number;
+  readonly #limit: number;
   readonly #queues: Queue<never, unknown>[] = [];
-  #busy = 0;
+  /** When each statement running started. */
+  readonly #running = new Set<{ started: number }>();
   #arrivals = 0;
+  #recheck: NodeJS.Timeout | undefined;
 
   constructor(connections: number) {
-    this.#connections = connections;
+    this.#limit = Math.min(connections, RUNNING_AT_ONCE);
   }
 
-  /** Whether a call now would wait for a connection. */
+  /** Whether a call now would wait. */
   get full(): boolean {
-    return this.#busy >= this.#connections;
+    const stalled = performance.now() - STALLED_AFTER_MS;
+    let running = 0;
+    for (const statement of this.#running) if (statement.started > stalled) running++;
+    return running >= this.#limit;
   }
 
-  /** Runs a statement, counting its connection busy until it settles. */
+  /** Runs a statement, counting it as running until it settles. */
   async run<T>(statement: () => Promise<T>): Promise<T> {
-    this.#busy++;
+    const entry = { started: performance.now() };
+    this.#running.add(entry);
     try {
       return await statement();
     } finally {
-      this.#busy--;
+      this.#running.delete(entry);
       this.#sendWaiting();
     }
   }
@@ -102,6 +120,16 @@ export class Batching {
           for (const call of calls) call.reject(error);
         },
       );
+    }
+    if (this.#recheck === undefined && this.#queues.some((queue) => queue.waiting.length > 0)) {
+      // Calls wait, and if nothing running finishes, the oldest statement counts as stalled soon.
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const statement of this.#running) oldest = Math.min(oldest, statement.started);
+      const wait = Math.max(1, oldest + STALLED_AFTER_MS - performance.now());
+      this.#recheck = setTimeout(() => {
+        this.#recheck = undefined;
+        this.#sendWaiting();
+      }, wait);
     }
   }
 }

@@ -43,11 +43,11 @@ export interface StoreOptions {
    */
   prepare?: boolean;
   /**
-   * While every connection of the store's own pool is busy, send waiting `get` calls together as
-   * one read and waiting `set` calls as one multi-row upsert (one commit for all), when a connection
-   * frees. Each call still settles on its own; a key set twice keeps the later call's value;
-   * nothing waits while a connection is free. Applies to stores that opened their pool
-   * (`createPostgresStore`, `createEmbeddedStore`), never inside transactions.
+   * While 4 of the store's statements (or its pool's size, if smaller) are running, let `get` and
+   * `set` calls wait and send them together when one finishes: the gets as one read, the sets as
+   * one multi-row upsert (one commit for all). Each call still settles on its own; a key set twice
+   * keeps the later call's value; below that, nothing waits. Applies to stores that opened their
+   * pool (`createPostgresStore`, `createEmbeddedStore`), never inside transactions. See the README.
    * @default true
    */
   batch?: boolean;
