@@ -135,6 +135,28 @@ describe.skipIf(databaseUrl === null)(`batching on a store's own PostgreSQL pool
     () => (text, params) => admin.unsafe(text, params as never[]),
   );
 
+  it("lets gets through while sets wait on a row lock, on the pool's other connections", async () => {
+    const prefix = `/batching/${randomUUID()}`;
+    const store = await createPostgresStore(url);
+    try {
+      await store.setMany(prefix, [
+        ["locked", Buffer.from("before")],
+        ["free", Buffer.from("free")],
+      ]);
+      await admin.begin(async (tx) => {
+        await tx`select 1 from workflow_store where prefix = ${prefix} and key = 'locked' for update`;
+        // More blocked sets than the statements that hold calls back while they run.
+        const blocked = Array.from({ length: 6 }, (_, i) => store.set(prefix, "locked", Buffer.from(`after-${i}`)));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const reads = await Promise.all(Array.from({ length: 16 }, () => store.get(prefix, "free")));
+        expect(reads.map((read) => read?.toString())).toEqual(reads.map(() => "free"));
+        void Promise.allSettled(blocked);
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
   it("never deadlocks two stores writing the same keys in opposite orders at once", async () => {
     const prefix = `/batching/${randomUUID()}`;
     const keys = Array.from({ length: 100 }, (_, i) => `k${String(i).padStart(3, "0")}`);
