@@ -19,9 +19,11 @@ const columns = () => ({
 
 const constraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof columns>, "pg">) => [
   primaryKey({ name: "workflow_store_pkey", columns: [table.prefix, table.key] }),
-  index("idx_workflow_store_prefix").on(table.prefix),
   // Listing walks a prefix in byte order (`key collate "C"`), which the primary key, in the
-  // database's collation, cannot give without sorting the whole prefix (migration 0002).
+  // database's collation, cannot give without sorting the whole prefix (migration 0002). It also
+  // serves every lookup by prefix alone, so the original store's index on the prefix went
+  // (migration 0003): a planner without statistics for a new prefix chose it for point reads and
+  // writes, and scanned the whole prefix for one key.
   index("workflow_store_prefix_key_bytes").on(table.prefix, sql`(key collate "C")`),
 ];
 
