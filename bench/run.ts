@@ -1,0 +1,73 @@
+/**
+ * The benchmark: `npm run bench [-- --tiny] [-- --out FILE]`. Against DATABASE_URL's server (in a
+ * database of its own, created and dropped) when it is set, and the embedded store always; prints
+ * the tables and writes BENCHMARKS.md (or FILE). `--tiny` (or BENCH_SIZE=tiny) shrinks every
+ * size, for CI. Run with --expose-gc (as the script does), so that each measured run starts on a
+ * collected heap.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type BenchDatabase, createBenchDatabase } from "./database.js";
+import { measure, type Result, type Workload } from "./measure.js";
+import { type Family, openEmbedded, openServer } from "./paths.js";
+import { markdown, tables } from "./report.js";
+import { FULL, TINY } from "./sizes.js";
+import { familyWorkloads, MEMORY_PREFIX, processWorkloads } from "./workloads.js";
+
+const { values: args } = parseArgs({
+  options: { tiny: { type: "boolean", default: false }, out: { type: "string" } },
+});
+const sizes = args.tiny || process.env.BENCH_SIZE === "tiny" ? TINY : FULL;
+// Relative to where `npm run` was typed, not the repository it runs in.
+const out =
+  args.out === undefined
+    ? fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url))
+    : path.resolve(process.env.INIT_CWD ?? process.cwd(), args.out);
+
+const began = performance.now();
+const loadBefore = os.loadavg()[0] ?? 0;
+const date = new Date();
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const adminUrl = process.env.DATABASE_URL || undefined;
+if (adminUrl === undefined) log("DATABASE_URL is unset: the embedded store only");
+
+const results: Result[] = [];
+let database: BenchDatabase | undefined;
+const families: Family[] = [];
+try {
+  database = adminUrl === undefined ? undefined : await createBenchDatabase(adminUrl);
+  const server = database === undefined ? undefined : await openServer(database.url);
+  if (server !== undefined) families.push(server);
+  families.push(await openEmbedded());
+  const workloads = families.flatMap((family) => familyWorkloads(family, sizes));
+  const inProcesses = processWorkloads(sizes, database?.url);
+  const total = workloads.length + inProcesses.length;
+  const run = async (workload: Workload) => {
+    const start = performance.now();
+    log(`[${results.length + 1}/${total}] ${workload.name}`);
+    results.push(await measure(workload));
+    log(`  ${((performance.now() - start) / 1000).toFixed(1)} s`);
+  };
+  for (const workload of workloads) await run(workload);
+  // The server's rows for the memory probes; the families close first, so as not to weigh on them.
+  await server?.paths[0]?.home.seed(MEMORY_PREFIX, sizes.memoryRows, sizes.smallValue);
+  for (const family of families.splice(0)) await family.close();
+  for (const workload of inProcesses) await run(workload);
+} finally {
+  for (const family of families) await family.close();
+  await database?.drop();
+}
+
+const report = markdown(results, {
+  sizes,
+  date,
+  seconds: (performance.now() - began) / 1000,
+  serverVersion: database?.serverVersion,
+  load: [loadBefore, os.loadavg()[0] ?? 0],
+});
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, report);
+process.stdout.write(`${tables(results)}\n\nwrote ${out}\n`);

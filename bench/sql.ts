@@ -1,0 +1,38 @@
+/**
+ * The statements the raw paths send: the store's own, taken from `src/queries.ts` as Drizzle
+ * writes them (so they cannot drift from the store's), and the one-query floors of the walks.
+ */
+import { fillPlaceholders } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { type PreparedQueries, prepareQueries } from "../src/queries.js";
+import { DEFAULT_SCHEMA } from "../src/schema.js";
+
+/** The largest value the store reads, its default maxValueBytes. */
+export const MAX_BYTES = 64 * 1024 * 1024;
+
+/** A statement of the store: its text, and its parameters from the placeholders' values. */
+export interface Statement {
+  text: string;
+  params(values: Record<string, unknown>): unknown[];
+}
+
+const queries = prepareQueries(drizzle.mock(), DEFAULT_SCHEMA, false);
+
+function statement(name: keyof PreparedQueries): Statement {
+  const query = queries[name].getQuery();
+  return { text: query.sql, params: (values) => fillPlaceholders(query.params, { maxBytes: MAX_BYTES, ...values }) };
+}
+
+export const GET = statement("get");
+export const SET = statement("set");
+export const REMOVE = statement("remove");
+export const GET_MANY = statement("getMany");
+export const KEYS_FIRST = statement("keysFirst");
+export const KEYS_AFTER = statement("keysAfter");
+
+/** $1 prefix: the floor of a `keys` walk, every key in one query. */
+export const ALL_KEYS = `select "key" from "workflow_store" where "prefix" = $1 order by "key" collate "C"`;
+
+/** $1 prefix: the floor of an `entries` walk, every row in one query. */
+export const ALL_ENTRIES = `select "key", "value", "created_at", "updated_at" from "workflow_store"
+  where "prefix" = $1 and "value" is not null order by "key" collate "C"`;
