@@ -13,7 +13,7 @@ import {
 } from "./input.js";
 import { type MemoryEntry, MemoryLayer } from "./memory-layer.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
-import { eachKey, keysetPages } from "./pages.js";
+import { eachKey, KeysetWalk } from "./pages.js";
 import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
 
 /**
@@ -106,20 +106,26 @@ export class MemoryStore implements Store {
     await eachKey(this.keys(prefix), iterator);
   }
 
-  async *keys(prefix: string, options?: KeysOptions): AsyncGenerator<string> {
-    checkOpen(this.#closed, "keys", prefix);
-    const range = checkKeysOptions("keys", prefix, options, this.#shared.pageSize);
-    for await (const { key } of keysetPages(async (after, limit) => this.#page(prefix, after, limit), range)) yield key;
+  keys(prefix: string, options?: KeysOptions): AsyncIterableIterator<string> {
+    return new KeysetWalk({
+      start: () => this.#startWalk("keys", prefix, options),
+      fetch: async (after, limit) => this.#page(prefix, after, limit),
+      map: (entry) => entry.key,
+    });
   }
 
-  async *entries(prefix: string, options?: KeysOptions): AsyncGenerator<StoreEntry> {
-    checkOpen(this.#closed, "entries", prefix);
-    const range = checkKeysOptions("entries", prefix, options, this.#shared.pageSize);
-    yield* keysetPages(
-      async (after, limit) => this.#page(prefix, after, limit),
-      range,
-      (entry) => entry.value.length,
-    );
+  entries(prefix: string, options?: KeysOptions): AsyncIterableIterator<StoreEntry> {
+    return new KeysetWalk({
+      start: () => this.#startWalk("entries", prefix, options),
+      fetch: async (after, limit) => this.#page(prefix, after, limit),
+      map: (entry) => entry,
+      bytes: (entry) => entry.value.length,
+    });
+  }
+
+  #startWalk(op: "keys" | "entries", prefix: string, options: KeysOptions | undefined) {
+    checkOpen(this.#closed, op, prefix);
+    return checkKeysOptions(op, prefix, options, this.#shared.pageSize);
   }
 
   async getMany(prefix: string, keys: readonly string[]): Promise<Map<string, Buffer>> {

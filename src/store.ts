@@ -16,7 +16,7 @@ import {
 } from "./input.js";
 import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
-import { eachKey, keysetPages, type PageFetcher } from "./pages.js";
+import { eachKey, KeysetWalk, type Walk } from "./pages.js";
 import { type PreparedQueries, prepareQueries, setRowsParameters } from "./queries.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { translateError } from "./translate.js";
@@ -173,31 +173,31 @@ export class DrizzleStore implements Store {
     await eachKey(this.keys(prefix), iterator);
   }
 
-  async *keys(prefix: string, options?: KeysOptions): AsyncGenerator<string> {
+  keys(prefix: string, options?: KeysOptions): AsyncIterableIterator<string> {
     const q = this.#queries;
-    const rows = this.#pages("keys", prefix, options, (after, limit) =>
-      after === undefined ? q.keysFirst.execute({ prefix, limit }) : q.keysAfter.execute({ prefix, after, limit }),
-    );
-    for await (const row of rows) yield row.key;
+    return this.#walk("keys", prefix, options, {
+      fetch: (after, limit) =>
+        after === undefined ? q.keysFirst.execute({ prefix, limit }) : q.keysAfter.execute({ prefix, after, limit }),
+      map: (row) => row.key,
+    });
   }
 
-  async *entries(prefix: string, options?: KeysOptions): AsyncGenerator<StoreEntry> {
+  entries(prefix: string, options?: KeysOptions): AsyncIterableIterator<StoreEntry> {
     const q = this.#queries;
     const maxBytes = this.#options.maxValueBytes;
-    const rows = this.#pages(
-      "entries",
-      prefix,
-      options,
-      (after, limit) =>
+    return this.#walk("entries", prefix, options, {
+      fetch: (after, limit) =>
         after === undefined
           ? q.entriesFirst.execute({ prefix, limit, maxBytes })
           : q.entriesAfter.execute({ prefix, after, limit, maxBytes }),
-      (row) => row.size,
-    );
-    for await (const row of rows) {
-      const value = storedValue(row, { op: "entries", prefix, key: row.key }, maxBytes);
-      yield { key: row.key, value, createdAt: row.createdAt, updatedAt: row.updatedAt };
-    }
+      map: (row) => ({
+        key: row.key,
+        value: storedValue(row, { op: "entries", prefix, key: row.key }, maxBytes),
+        createdAt: row.createdAt,
+        updatedAt: row.updatedAt,
+      }),
+      bytes: (row) => row.size,
+    });
   }
 
   async getMany(prefix: string, keys: readonly string[]): Promise<Map<string, Buffer>> {
@@ -313,16 +313,20 @@ export class DrizzleStore implements Store {
   }
 
   /** Checks a listing's arguments when iteration starts, then walks the prefix a page at a time. */
-  async *#pages<T extends { key: string }>(
+  #walk<T extends { key: string }, U>(
     op: "keys" | "entries",
     prefix: string,
     options: KeysOptions | undefined,
-    fetch: PageFetcher<T>,
-    bytes?: (row: T) => number,
-  ): AsyncGenerator<T> {
-    checkOpen(this.#closed, op, prefix);
-    const range = checkKeysOptions(op, prefix, options, this.#options.pageSize);
-    yield* keysetPages((after, limit) => this.#run({ op, prefix }, () => fetch(after, limit)), range, bytes);
+    walk: Omit<Walk<T, U>, "start">,
+  ): KeysetWalk<T, U> {
+    return new KeysetWalk({
+      ...walk,
+      start: () => {
+        checkOpen(this.#closed, op, prefix);
+        return checkKeysOptions(op, prefix, options, this.#options.pageSize);
+      },
+      fetch: (after, limit) => this.#run({ op, prefix }, () => walk.fetch(after, limit)),
+    });
   }
 
   async #shutDown(): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keysetPages } from "../src/pages.js";
+import { KeysetWalk } from "../src/pages.js";
 
 /** Walks `count` rows of `bytes` each, returning the size of every page fetched. */
 async function pageSizes(count: number, bytes: number, pageSize: number, limit = Number.POSITIVE_INFINITY) {
@@ -11,12 +11,18 @@ async function pageSizes(count: number, bytes: number, pageSize: number, limit =
     return page;
   };
   let seen = 0;
-  for await (const _ of keysetPages(fetch, { after: undefined, limit, pageSize }, (row) => row.bytes)) seen++;
+  const walk = new KeysetWalk({
+    start: () => ({ after: undefined, limit, pageSize }),
+    fetch,
+    map: (row) => row.key,
+    bytes: (row) => row.bytes,
+  });
+  for await (const _ of walk) seen++;
   expect(seen).toBe(Math.min(count, limit));
   return sizes;
 }
 
-describe("keysetPages", () => {
+describe("KeysetWalk", () => {
   it("doubles the page up to 16 times the first", async () => {
     expect(await pageSizes(1000, 0, 10)).toEqual([10, 20, 40, 80, 160, 160, 160, 160, 160, 160]);
   });
@@ -33,5 +39,53 @@ describe("keysetPages", () => {
 
   it("asks for no more than the limit leaves", async () => {
     expect(await pageSizes(1000, 0, 10, 25)).toEqual([10, 15]);
+  });
+});
+
+describe("KeysetWalk, driven by hand", () => {
+  const rows = ["a", "b", "c"].map((key) => ({ key }));
+  const walk = (
+    fetch = async (after: string | undefined, want: number) =>
+      rows.filter((row) => after === undefined || row.key > after).slice(0, want),
+  ) =>
+    new KeysetWalk({
+      start: () => ({ after: undefined, limit: Number.POSITIVE_INFINITY, pageSize: 2 }),
+      fetch,
+      map: (row) => row.key,
+    });
+
+  it("answers next() calls made before the one before settled, in order", async () => {
+    const iterator = walk();
+    const results = await Promise.all([iterator.next(), iterator.next(), iterator.next(), iterator.next()]);
+    expect(results).toEqual([
+      { value: "a", done: false },
+      { value: "b", done: false },
+      { value: "c", done: false },
+      { value: undefined, done: true },
+    ]);
+  });
+
+  it("ends after return(), even with a page on its way", async () => {
+    const iterator = walk();
+    const first = iterator.next();
+    await iterator.return();
+    await first;
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("rejects next() with the error of start, fetch or map, and is done afterwards", async () => {
+    const failing = new KeysetWalk({
+      start: () => {
+        throw new Error("bad options");
+      },
+      fetch: async () => rows,
+      map: (row) => row.key,
+    });
+    await expect(failing.next()).rejects.toThrow("bad options");
+    const broken = walk(async () => {
+      throw new Error("lost");
+    });
+    await expect(broken.next()).rejects.toThrow("lost");
+    expect(await broken.next()).toEqual({ value: undefined, done: true });
   });
 });
