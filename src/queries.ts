@@ -50,12 +50,17 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // Keys compare byte by byte (UTF-8), whatever the database's collation.
   const keyInByteOrder = sql`${workflowStore.key} collate "C"`;
   const inPrefix = eq(workflowStore.prefix, prefix);
-  const thisRow = and(inPrefix, eq(workflowStore.key, key));
+  // Keys are compared in the C collation for equality too: the same result as the database's (a
+  // deterministic collation's equality is byte equality), and it lets one index, the byte-order
+  // one, take both the prefix and the key as index conditions. Compared in the database's
+  // collation, the primary key and the byte-order index tied for a prefix the planner had no
+  // statistics for, and it could pick the latter and filter the whole prefix for the key.
+  const thisRow = and(inPrefix, sql`${keyInByteOrder} = ${key}`);
   // A NULL value (the original store can write one) reads as missing, as it does there.
   const hasValue = isNotNull(workflowStore.value);
   // Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
   // 65,535 bind parameters.
-  const anyKey = sql`${workflowStore.key} = any(${sql.placeholder("keys")}::varchar[])`;
+  const anyKey = sql`${keyInByteOrder} = any(${sql.placeholder("keys")}::varchar[])`;
   const prefixes = sql.placeholder("prefixes");
   const keys = sql.placeholder("keys");
   const afterKey = sql`${keyInByteOrder} > ${sql.placeholder("after")}`;
@@ -161,7 +166,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .from(workflowStore)
         .where(
           and(
-            sql`(${workflowStore.prefix}, ${workflowStore.key}) in (select * from unnest(${prefixes}::varchar[], ${keys}::varchar[]))`,
+            sql`(${workflowStore.prefix}, ${keyInByteOrder}) in (select * from unnest(${prefixes}::varchar[], ${keys}::varchar[]))`,
             hasValue,
           ),
         )
