@@ -13,8 +13,9 @@ export interface StoreOptions {
   autoMigrate?: boolean;
   /**
    * How many rows `list`, `keys` and `entries` fetch in the first query of a walk; each later query
-   * fetches twice as many as the one before, up to 16 times this (and 100,000), while a page's values
-   * stay under 4 MiB. Memory stays bounded by that whatever the prefix holds.
+   * fetches twice as many as the one before, up to 16 times this (and 100,000); an `entries` page
+   * stops growing at 4 MiB (its values, and about 1 KiB a row). Memory stays bounded by that whatever
+   * the prefix holds.
    * @default 1000
    */
   pageSize?: number;

@@ -7,7 +7,13 @@ export type PageFetcher<T> = (after: string | undefined, limit: number) => Promi
 
 /** How many times the first page's rows a later page of one walk may fetch. */
 const PAGE_GROWTH_LIMIT = 16;
-/** The value bytes past which a walk's pages stop growing. */
+/**
+ * What a row with a value costs in memory besides the value: its key, dates and the objects around
+ * them. Counted, a walk of 200k entries of 256 B grew the process by about 75 MiB, against 120-140
+ * with values alone counted (pages of 16,000 rows), and 66 with pages that never grow.
+ */
+const ROW_OVERHEAD_BYTES = 1024;
+/** The bytes past which a walk's pages stop growing. */
 const PAGE_BYTES_TARGET = 8 * 1024 * 1024;
 
 /** The size of the page after one of `size` rows that held `bytes` of values. */
@@ -23,7 +29,7 @@ export interface Walk<T extends { key: string }, U> {
   fetch: PageFetcher<T>;
   /** What is yielded of a row; an error it throws ends the walk. */
   map(row: T): U;
-  /** A row's value bytes, for the page-size bound. */
+  /** A row's value bytes, for the page-size bound; without it, rows count as nothing. */
   bytes?(row: T): number;
 }
 
@@ -35,7 +41,8 @@ const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
  * that stops early leaves nothing open. Writes made meanwhile are never repeated: a page starts
  * strictly after the last key yielded, and is fetched only once the one before was yielded. The
  * first page has `pageSize` rows; each later one twice as many as the one before, up to 16 times
- * the first (and 100,000), while a page's values stay under 4 MiB: a long walk takes few round
+ * the first (and 100,000), while a page of values stays under 4 MiB (counting about 1 KiB a row
+ * besides the value): a long walk takes few round
  * trips, a short one fetches no more than it did.
  *
  * An iterator of its own rather than async generators: a generator per layer cost about 0.5 µs a
@@ -128,7 +135,7 @@ export class KeysetWalk<T extends { key: string }, U> implements AsyncIterableIt
     }
     this.#after = last.key;
     let bytes = 0;
-    if (this.#walk.bytes !== undefined) for (const row of page) bytes += this.#walk.bytes(row);
+    if (this.#walk.bytes !== undefined) for (const row of page) bytes += this.#walk.bytes(row) + ROW_OVERHEAD_BYTES;
     this.#size = nextPageSize(this.#size, bytes, range);
   }
 }

@@ -14,7 +14,8 @@ export interface KeysOptions {
   limit?: number;
   /**
    * Rows of the first query, 1 to 100,000; later queries of the walk fetch twice as many as the one
-   * before, up to 16 times this, while a page's values stay under 4 MiB.
+   * before, up to 16 times this; an `entries` page stops growing at 4 MiB (its values, and about
+   * 1 KiB a row).
    * @default the store's `pageSize` (1,000)
    */
   pageSize?: number;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { KeysetWalk } from "../src/pages.js";
 
-/** Walks `count` rows of `bytes` each, returning the size of every page fetched. */
+/** Walks `count` rows of values of `bytes` each (keys only when 0), returning the size of every page fetched. */
 async function pageSizes(count: number, bytes: number, pageSize: number, limit = Number.POSITIVE_INFINITY) {
   const rows = Array.from({ length: count }, (_, i) => ({ key: String(i).padStart(6, "0"), bytes }));
   const sizes: number[] = [];
@@ -11,11 +11,12 @@ async function pageSizes(count: number, bytes: number, pageSize: number, limit =
     return page;
   };
   let seen = 0;
-  const walk = new KeysetWalk({
+  type Row = (typeof rows)[number];
+  const walk = new KeysetWalk<Row, string>({
     start: () => ({ after: undefined, limit, pageSize }),
     fetch,
     map: (row) => row.key,
-    bytes: (row) => row.bytes,
+    ...(bytes > 0 && { bytes: (row: Row) => row.bytes }),
   });
   for await (const _ of walk) seen++;
   expect(seen).toBe(Math.min(count, limit));
@@ -35,6 +36,11 @@ describe("KeysetWalk", () => {
   it("stops growing once a page holds over 4 MiB of values", async () => {
     // 2 rows of 1.5 MiB (3 MiB) may double; 4 rows (6 MiB) may not.
     expect(await pageSizes(20, 1.5 * 1024 * 1024, 2)).toEqual([2, 4, 4, 4, 4, 4]);
+  });
+
+  it("counts about 1 KiB a row besides its value", async () => {
+    // 4,000 rows of 256 B come to 5 MiB so counted: the page stops growing there.
+    expect((await pageSizes(20_000, 256, 1000)).slice(0, 5)).toEqual([1000, 2000, 4000, 4000, 4000]);
   });
 
   it("asks for no more than the limit leaves", async () => {
