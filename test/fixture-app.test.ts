@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { freePort } from "./support/ports.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 import { cleanEnv, type ProcessResult, runProcess } from "./support/processes.js";
 
@@ -104,7 +105,7 @@ describe.skipIf(databaseUrl === null)(`an app on Drizzle with the packed package
     const database = await fresh("studio");
     ok(await workflowStore(database.url, "migrate"));
     ok(await workflowStore(database.url, "set", "/dag/", "wf", "plan"));
-    const port = String(4983 + (process.pid % 500));
+    const port = String(await freePort());
     const stop = new AbortController();
     const studio = runProcess(
       process.execPath,
@@ -138,7 +139,8 @@ describe.skipIf(databaseUrl === null)(`an app on Drizzle with the packed package
       stop.abort();
       await studio;
     }
-  });
+    // Studio can take most of the 30 s it is given to answer on a loaded machine.
+  }, 60_000);
 
   it("lets the app own the table in its migrations (autoMigrate: false), and the store start on it either way", async () => {
     const database = await fresh("appowns");
