@@ -4,6 +4,7 @@ import { importDriver } from "./drivers.js";
 import { parseDsn } from "./dsn.js";
 import { StoreError } from "./errors.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
+import { pause } from "./pause.js";
 import { openStore } from "./store.js";
 import { tlsOptions } from "./tls.js";
 import { translateError } from "./translate.js";
@@ -35,11 +36,6 @@ function sessionTimeouts(config: PostgresConfig): Record<string, string> {
     settings.lock_timeout = String(Math.round(config.lockTimeoutSeconds * 1000));
   }
   return settings;
-}
-
-/** Resolves after `ms`, without keeping the process alive. */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /**

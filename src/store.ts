@@ -17,6 +17,7 @@ import {
 import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { eachKey, KeysetWalk, type Walk } from "./pages.js";
+import { pause } from "./pause.js";
 import { type PreparedQueries, prepareQueries, setRowsParameters } from "./queries.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { translateError } from "./translate.js";
@@ -66,11 +67,6 @@ function startTransaction(): TransactionState {
     },
   };
   return state;
-}
-
-/** Resolves after `ms`, without keeping the process alive. */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /**
