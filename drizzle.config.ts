@@ -39,6 +39,6 @@ export default {
     schema: "drizzle",
     table: "__workflow_store_migrations",
   },
-  // Studio and `push` from this config see the store's table only.
-  tablesFilter: ["workflow_store"],
+  // Studio and `push` from this config see the store's tables only.
+  tablesFilter: ["workflow_store", "workflow_store_*"],
 } satisfies Config;

@@ -19,7 +19,18 @@ export type StoreErrorCode =
   /** The table or a migration it needs is missing; the message says what to run. */
   | "SCHEMA"
   /** The store was closed before the call. */
-  | "CLOSED";
+  | "CLOSED"
+  /**
+   * A compare-and-set found another revision than the one it was given (`setIf`, `removeIf`), or a
+   * lease is no longer its holder's (`renew`). {@link StoreError.revision} holds the row's current
+   * revision, or `undefined` when there is no row. Nothing was written.
+   */
+  | "CONFLICT"
+  /**
+   * A watch asked to resume from a revision whose removes the change log no longer holds (they
+   * were older than its retention). List the prefix again and watch from the revision it gave.
+   */
+  | "COMPACTED";
 
 /** The store operation a {@link StoreError} concerns. */
 export type StoreOperation =
@@ -37,6 +48,13 @@ export type StoreOperation =
   | "has"
   | "transaction"
   | "purge"
+  | "getWithRevision"
+  | "setIf"
+  | "removeIf"
+  | "watch"
+  | "acquireLease"
+  | "renewLease"
+  | "releaseLease"
   | "close"
   | "connect"
   /** A query of the caller's own, translated with {@link translateError}. */
@@ -70,13 +88,24 @@ export class StoreError extends Error {
   readonly op: StoreOperation;
   readonly prefix: string | undefined;
   readonly key: string | undefined;
+  /**
+   * With `CONFLICT`: the row's current revision, `undefined` when there is no row. With
+   * `COMPACTED`: the oldest revision a watch can resume from.
+   */
+  readonly revision: number | undefined;
 
-  constructor(code: StoreErrorCode, site: ErrorSite, detail: string, options?: { cause?: unknown }) {
-    super(`${describeSite(site)}: ${detail}`, options);
+  constructor(
+    code: StoreErrorCode,
+    site: ErrorSite,
+    detail: string,
+    options?: { cause?: unknown; revision?: number | undefined },
+  ) {
+    super(`${describeSite(site)}: ${detail}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.op = site.op;
     this.prefix = site.prefix;
     this.key = site.key;
+    this.revision = options?.revision;
   }
 }
 

@@ -8,6 +8,7 @@ export { connectEmbedded, createEmbeddedStore } from "./embedded-store.js";
 export { configFromEnv } from "./env.js";
 export type { ErrorSite, StoreErrorCode, StoreOperation } from "./errors.js";
 export { StoreError } from "./errors.js";
+export type { MemoryStoreOptions } from "./memory-store.js";
 export { MemoryStore } from "./memory-store.js";
 export type { AnyPgDatabase, MigrateOptions, MigrationInfo, MigrationStatus } from "./migrate.js";
 export { migrate, migrationStatus } from "./migrate.js";
@@ -20,16 +21,32 @@ export {
   MAX_VALUE_BYTES_LIMIT,
 } from "./options.js";
 export { connectPostgres, createPostgresStore } from "./postgres-store.js";
-export type { WorkflowStoreRow, WorkflowStoreTable } from "./schema.js";
-export { DEFAULT_SCHEMA, TABLE_NAME, workflowStore, workflowStoreTable } from "./schema.js";
+export type { WorkflowStoreRow, WorkflowStoreTable, WorkflowStoreTables } from "./schema.js";
+export {
+  DEFAULT_SCHEMA,
+  TABLE_NAME,
+  workflowStore,
+  workflowStoreChanges,
+  workflowStoreCompaction,
+  workflowStoreLeases,
+  workflowStoreRevision,
+  workflowStoreTable,
+  workflowStoreTables,
+} from "./schema.js";
 export { createStoreWithDb, DrizzleStore } from "./store.js";
 export { translateError } from "./translate.js";
 export type {
+  CompareOptions,
   Connection,
   EntriesInput,
   KeysOptions,
+  Lease,
+  LeaseOptions,
   ListIterator,
   PurgeOptions,
+  RevisionedValue,
   Store,
   StoreEntry,
+  WatchEvent,
+  WatchOptions,
 } from "./types.js";

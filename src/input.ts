@@ -1,7 +1,7 @@
 import { asBuffer } from "./bytea.js";
 import { type ErrorSite, StoreError, type StoreOperation } from "./errors.js";
 import { DEFAULT_PURGE_BATCH_SIZE, MAX_PAGE_SIZE, MAX_SET_MANY_BYTES } from "./options.js";
-import type { KeysOptions, PurgeOptions } from "./types.js";
+import type { CompareOptions, KeysOptions, LeaseOptions, PurgeOptions, WatchOptions } from "./types.js";
 
 /** PostgreSQL's `varchar(255)` of the prefix and key columns, counted in characters (code points). */
 const MAX_NAME_CHARACTERS = 255;
@@ -29,7 +29,7 @@ function siteOf(op: StoreOperation, prefix: unknown, key?: unknown): ErrorSite {
   };
 }
 
-function checkName(what: "prefix" | "key" | "after", value: unknown, site: ErrorSite): void {
+function checkName(what: "prefix" | "key" | "after" | "name", value: unknown, site: ErrorSite): void {
   if (typeof value !== "string") {
     throw invalid(site, `${what} must be a string, got ${value === null ? "null" : typeof value}`);
   }
@@ -184,4 +184,43 @@ export function checkPurgeOptions(
 /** Checks the callback of `transaction`; throws `INVALID_ARGUMENT`. */
 export function checkWork(work: unknown): void {
   if (typeof work !== "function") throw invalid({ op: "transaction" }, "work must be a function");
+}
+
+/** The longest lease a caller may ask for: a day. */
+export const MAX_LEASE_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Checks the expected revision of `setIf` (where 0 means "only if absent") or `removeIf` (which
+ * needs a row's revision); throws `INVALID_ARGUMENT`.
+ */
+export function checkExpectedRevision(site: ErrorSite, options: unknown): number {
+  if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object with revision");
+  const { revision } = options as CompareOptions;
+  const min = site.op === "setIf" ? 0 : 1;
+  const checked = wholeNumber(site, "revision", revision, min, Number.MAX_SAFE_INTEGER);
+  if (checked === undefined)
+    throw invalid(site, `revision must be a whole number from ${min} to ${Number.MAX_SAFE_INTEGER}`);
+  return checked;
+}
+
+/** Checks the options of `watch`; throws `INVALID_ARGUMENT`. */
+export function checkWatchOptions(prefix: unknown, options: unknown): WatchOptions {
+  checkPrefix("watch", prefix);
+  const site = siteOf("watch", prefix);
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object");
+  const { fromRevision, signal } = options as WatchOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid(site, "signal must be an AbortSignal");
+  const from = wholeNumber(site, "fromRevision", fromRevision, 0, Number.MAX_SAFE_INTEGER);
+  return { ...(from !== undefined && { fromRevision: from }), ...(signal !== undefined && { signal }) };
+}
+
+/** Checks a lease's name and options; returns the time to live. Throws `INVALID_ARGUMENT`. */
+export function checkLease(name: unknown, options: unknown): number {
+  const site: ErrorSite = { op: "acquireLease", key: typeof name === "string" ? name : undefined };
+  checkName("name", name, site);
+  if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object with ttlMs");
+  const ttlMs = wholeNumber(site, "ttlMs", (options as LeaseOptions).ttlMs, 1, MAX_LEASE_TTL_MS);
+  if (ttlMs === undefined) throw invalid(site, `ttlMs must be a whole number from 1 to ${MAX_LEASE_TTL_MS}`);
+  return ttlMs;
 }

@@ -3,6 +3,8 @@ export interface MemoryEntry {
   readonly value: Buffer;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /** The revision of its last write. */
+  readonly revision: number;
 }
 
 /**
@@ -12,6 +14,11 @@ export interface MemoryEntry {
  */
 export class MemoryLayer {
   readonly #parent: MemoryLayer | undefined;
+
+  /** The layer this one commits to; `undefined` for the committed rows. */
+  get parent(): MemoryLayer | undefined {
+    return this.#parent;
+  }
   /** `null` marks a key this layer removed. The base layer holds no `null`. */
   readonly #rows = new Map<string, Map<string, MemoryEntry | null>>();
 

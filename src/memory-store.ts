@@ -1,6 +1,8 @@
 import { inspect } from "node:util";
+import { StoreError } from "./errors.js";
 import {
   checkEntries,
+  checkExpectedRevision,
   checkIterator,
   checkKey,
   checkKeys,
@@ -11,10 +13,26 @@ import {
   checkValue,
   checkWork,
 } from "./input.js";
+import { acquireLease, type LeaseBackend } from "./leases.js";
+import { type MemoryChange, MemoryChanges } from "./memory-changes.js";
 import { type MemoryEntry, MemoryLayer } from "./memory-layer.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { eachKey, KeysetWalk } from "./pages.js";
-import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
+import type {
+  CompareOptions,
+  EntriesInput,
+  KeysOptions,
+  Lease,
+  LeaseOptions,
+  ListIterator,
+  PurgeOptions,
+  RevisionedValue,
+  Store,
+  StoreEntry,
+  WatchEvent,
+  WatchOptions,
+} from "./types.js";
+import { watchChanges } from "./watch.js";
 
 /**
  * Orders strings by code point, which is the byte order of their UTF-8 (PostgreSQL's C collation).
@@ -55,6 +73,18 @@ interface Shared {
   readonly maxValueBytes: number;
   /** Counts writes in any layer, so that a sorted key list knows when it went stale. */
   version: number;
+  readonly changes: MemoryChanges;
+  /** Leases by name, with the holder's token and when it expires (ms since the epoch). */
+  readonly leases: Map<string, { token: number; expiresAt: number }>;
+}
+
+/** The memory store's options: the store options, and how long removes are kept for watches. */
+export interface MemoryStoreOptions extends StoreOptions {
+  /**
+   * How long a remove stays in the change log, for watches resuming after an earlier revision.
+   * @default one day, as on PostgreSQL
+   */
+  changeRetentionMs?: number;
 }
 
 /**
@@ -72,12 +102,25 @@ export class MemoryStore implements Store {
   /** The last prefix paged through, its keys sorted, and the version they were sorted at. */
   #sorted: { prefix: string; version: number; keys: string[] } | undefined;
   #closed = false;
+  /** In a transaction: the changes it made, delivered to watches when the outermost one commits. */
+  #pending: MemoryChange[] | undefined;
+  /** Outside a transaction: the changes of the write running, until it commits them. */
+  readonly #unsent: MemoryChange[] = [];
+  /** In a transaction: the outermost one, which holds the write turn from its first write until it ends. */
+  #owner: { ended: Promise<void> } | undefined;
 
   /** `pageSize` works as on PostgreSQL (a write shows up in pages not yet fetched); `autoMigrate` has nothing to do here. */
-  constructor(options?: StoreOptions) {
+  constructor(options?: MemoryStoreOptions) {
     this.#layer = new MemoryLayer();
-    const { pageSize, maxValueBytes } = resolveStoreOptions(options);
-    this.#shared = { pageSize, maxValueBytes, version: 0 };
+    const { changeRetentionMs, ...storeOptions } = options ?? {};
+    const { pageSize, maxValueBytes } = resolveStoreOptions(storeOptions);
+    this.#shared = {
+      pageSize,
+      maxValueBytes,
+      version: 0,
+      changes: new MemoryChanges(changeRetentionMs),
+      leases: new Map(),
+    };
   }
 
   async get(prefix: string, key: string): Promise<Buffer | null> {
@@ -90,13 +133,18 @@ export class MemoryStore implements Store {
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
     checkOpen(this.#closed, "set", prefix, key);
     checkKey("set", prefix, key);
-    this.#write(prefix, key, checkValue({ op: "set", prefix, key }, value, this.#shared.maxValueBytes), new Date());
+    const bytes = checkValue({ op: "set", prefix, key }, value, this.#shared.maxValueBytes);
+    await this.#writable();
+    this.#write(prefix, key, bytes, new Date());
+    this.#commit();
   }
 
   async remove(prefix: string, key: string): Promise<void> {
     checkOpen(this.#closed, "remove", prefix, key);
     checkKey("remove", prefix, key);
+    await this.#writable();
     this.#delete(prefix, key);
+    this.#commit();
   }
 
   async list(prefix: string, iterator: ListIterator): Promise<void> {
@@ -141,28 +189,35 @@ export class MemoryStore implements Store {
   async setMany(prefix: string, entries: EntriesInput): Promise<void> {
     checkOpen(this.#closed, "setMany", prefix);
     const { keys, values } = checkEntries(prefix, entries, this.#shared.maxValueBytes);
+    await this.#writable();
     const now = new Date();
     keys.forEach((key, i) => {
       this.#write(prefix, key, values[i] as Buffer, now);
     });
+    this.#commit();
   }
 
   async removeMany(prefix: string, keys: readonly string[]): Promise<number> {
     checkOpen(this.#closed, "removeMany", prefix);
+    const doomed = new Set(checkKeys("removeMany", prefix, keys));
+    await this.#writable();
     let removed = 0;
-    for (const key of new Set(checkKeys("removeMany", prefix, keys))) {
+    for (const key of doomed) {
       if (this.#delete(prefix, key)) removed++;
     }
+    this.#commit();
     return removed;
   }
 
   async removePrefix(prefix: string): Promise<number> {
     checkOpen(this.#closed, "removePrefix", prefix);
     checkPrefix("removePrefix", prefix);
+    await this.#writable();
     let removed = 0;
     for (const key of this.#layer.keys(prefix)) {
       if (this.#delete(prefix, key)) removed++;
     }
+    this.#commit();
     return removed;
   }
 
@@ -178,25 +233,82 @@ export class MemoryStore implements Store {
     return this.#layer.read(prefix, key) !== undefined;
   }
 
+  async getWithRevision(prefix: string, key: string): Promise<RevisionedValue | null> {
+    checkOpen(this.#closed, "getWithRevision", prefix, key);
+    checkKey("getWithRevision", prefix, key);
+    const entry = this.#layer.read(prefix, key);
+    return entry === undefined ? null : { value: Buffer.from(entry.value), revision: entry.revision };
+  }
+
+  async setIf(prefix: string, key: string, value: Uint8Array, options: CompareOptions): Promise<number> {
+    checkOpen(this.#closed, "setIf", prefix, key);
+    checkKey("setIf", prefix, key);
+    const site = { op: "setIf", prefix, key } as const;
+    const bytes = checkValue(site, value, this.#shared.maxValueBytes);
+    const expected = checkExpectedRevision(site, options);
+    await this.#writable();
+    this.#compare(site, expected);
+    const revision = this.#write(prefix, key, bytes, new Date());
+    this.#commit();
+    return revision;
+  }
+
+  async removeIf(prefix: string, key: string, options: CompareOptions): Promise<void> {
+    checkOpen(this.#closed, "removeIf", prefix, key);
+    checkKey("removeIf", prefix, key);
+    const site = { op: "removeIf", prefix, key } as const;
+    const expected = checkExpectedRevision(site, options);
+    await this.#writable();
+    this.#compare(site, expected);
+    this.#delete(prefix, key);
+    this.#commit();
+  }
+
+  watch(prefix: string, options?: WatchOptions): AsyncIterableIterator<WatchEvent> {
+    const source = this.#shared.changes.source(
+      (each) => {
+        const rows: { key: string; revision: number }[] = [];
+        for (const key of this.#base().keys(each)) {
+          const entry = this.#base().read(each, key);
+          if (entry !== undefined) rows.push({ key, revision: entry.revision });
+        }
+        return rows;
+      },
+      () => this.#closed,
+    );
+    return watchChanges(source, prefix, options);
+  }
+
+  acquireLease(name: string, options: LeaseOptions): Promise<Lease | null> {
+    return acquireLease(this.#leaseBackend(), name, options);
+  }
+
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     checkOpen(this.#closed, "transaction");
     checkWork(work);
     const tx = new MemoryStore();
     tx.#layer = new MemoryLayer(this.#layer);
     tx.#shared = this.#shared;
+    tx.#pending = [];
+    let end = () => {};
+    tx.#owner = this.#owner ?? { ended: new Promise<void>((done) => (end = done)) };
     try {
       const result = await work(tx);
       tx.#layer.commitTo(this.#layer);
       this.#shared.version++;
+      if (this.#pending === undefined) this.#shared.changes.commit(tx.#pending);
+      else this.#pending.push(...tx.#pending);
       return result;
     } finally {
       tx.#closed = true;
+      end();
     }
   }
 
   async purge(options: PurgeOptions): Promise<number> {
     checkOpen(this.#closed, "purge", options?.prefix);
     const { olderThan, prefix, onProgress } = checkPurgeOptions(options);
+    await this.#writable();
     let removed = 0;
     for (const each of prefix === undefined ? this.#layer.prefixes() : [prefix]) {
       for (const key of this.#layer.keys(each)) {
@@ -204,29 +316,104 @@ export class MemoryStore implements Store {
         if (entry !== undefined && entry.updatedAt < olderThan && this.#delete(each, key)) removed++;
       }
     }
+    this.#commit();
     onProgress?.(removed);
     return removed;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#pending === undefined) this.#shared.changes.clear();
   }
 
   [inspect.custom](): string {
     return `MemoryStore { ${this.#layer.prefixes().size} prefixes${this.#closed ? ", closed" : ""} }`;
   }
 
-  #write(prefix: string, key: string, value: Buffer, now: Date): void {
+  /** Waits for another transaction's writes to end (see {@link MemoryChanges.writable}); in a transaction, then holds the turn. */
+  async #writable(): Promise<void> {
+    const changes = this.#shared.changes;
+    await changes.writable(this.#owner);
+    if (this.#owner !== undefined) changes.hold(this.#owner, this.#owner.ended);
+    // A transaction's store can be closed (its transaction over) while it waited.
+    checkOpen(this.#closed, "transaction");
+  }
+
+  /** Changes written outside a transaction are committed at once. */
+  #commit(): void {
+    if (this.#pending === undefined) {
+      const changes = this.#changes.splice(0);
+      this.#shared.changes.commit(changes);
+    }
+  }
+
+  /** Where the changes of this store's writes wait until committed. */
+  get #changes(): MemoryChange[] {
+    return this.#pending ?? this.#unsent;
+  }
+
+  #compare(site: { op: "setIf" | "removeIf"; prefix: string; key: string }, expected: number): void {
+    const current = this.#layer.read(site.prefix, site.key)?.revision;
+    if ((current ?? 0) === expected) return;
+    const found = current === undefined ? "there is no row" : `the row is at revision ${current}`;
+    throw new StoreError(
+      "CONFLICT",
+      site,
+      `expected revision ${expected === 0 ? "0 (no row)" : expected}, but ${found}`,
+      { revision: current },
+    );
+  }
+
+  #write(prefix: string, key: string, value: Buffer, now: Date): number {
     const createdAt = this.#layer.read(prefix, key)?.createdAt ?? now;
-    this.#layer.write(prefix, key, { value: Buffer.from(value), createdAt, updatedAt: now });
+    const revision = this.#shared.changes.next();
+    this.#layer.write(prefix, key, { value: Buffer.from(value), createdAt, updatedAt: now, revision });
+    this.#changes.push({ type: "set", prefix, key, revision });
     this.#shared.version++;
+    return revision;
   }
 
   #delete(prefix: string, key: string): boolean {
     if (this.#layer.read(prefix, key) === undefined) return false;
     this.#layer.write(prefix, key, null);
+    this.#changes.push({ type: "remove", prefix, key, revision: this.#shared.changes.next() });
     this.#shared.version++;
     return true;
+  }
+
+  /** The committed rows, under any transaction's layers. */
+  #base(): MemoryLayer {
+    let layer = this.#layer;
+    while (layer.parent !== undefined) layer = layer.parent;
+    return layer;
+  }
+
+  #leaseBackend(): LeaseBackend {
+    const leases = this.#shared.leases;
+    const changes = this.#shared.changes;
+    return {
+      acquire: async (name, ttlMs) => {
+        checkOpen(this.#closed, "acquireLease", undefined, name);
+        const now = Date.now();
+        const held = leases.get(name);
+        if (held !== undefined && held.expiresAt > now) return null;
+        const lease = { token: changes.next(), expiresAt: now + ttlMs };
+        leases.set(name, lease);
+        return { token: lease.token, expiresAt: new Date(lease.expiresAt) };
+      },
+      renew: async (name, token, ttlMs) => {
+        checkOpen(this.#closed, "renewLease", undefined, name);
+        const now = Date.now();
+        const held = leases.get(name);
+        if (held === undefined || held.token !== token || held.expiresAt <= now) return null;
+        held.expiresAt = now + ttlMs;
+        return new Date(held.expiresAt);
+      },
+      release: async (name, token) => {
+        checkOpen(this.#closed, "releaseLease", undefined, name);
+        if (leases.get(name)?.token === token) leases.delete(name);
+      },
+    };
   }
 
   /** Up to `limit` rows after `after`, from the prefix's keys sorted once per version. */
@@ -245,6 +432,7 @@ export class MemoryStore implements Store {
         value: Buffer.from(entry.value),
         createdAt: new Date(entry.createdAt),
         updatedAt: new Date(entry.updatedAt),
+        revision: entry.revision,
       };
     });
   }

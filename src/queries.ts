@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { and, count, eq, isNotNull, lt, type SQL, sql } from "drizzle-orm";
 import type { AnyPgDatabase } from "./migrate.js";
-import { DEFAULT_SCHEMA, workflowStoreTable } from "./schema.js";
+import { DEFAULT_SCHEMA, REVISION_SEQUENCE, workflowStoreTables } from "./schema.js";
 
 /** The database clock; `timestamptz` holds the instant whatever the session's TimeZone. */
 const now = sql<Date>`now()`;
@@ -45,7 +45,9 @@ function preparedOnFirstUse<T extends Record<string, () => unknown>>(
  * every call, each the first time it is needed, on the table of the given PostgreSQL schema.
  */
 export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boolean) {
-  const workflowStore = workflowStoreTable(schema);
+  const tables = workflowStoreTables(schema);
+  const workflowStore = tables.store;
+  const { changes, compaction, leases } = tables;
   const named = statementNames(schema, prepare);
   // Keys compare byte by byte (UTF-8), whatever the database's collation.
   const keyInByteOrder = sql`${workflowStore.key} collate "C"`;
@@ -84,6 +86,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     db
       .select({
         key: workflowStore.key,
+        revision: workflowStore.revision,
         ...readable,
         // Rows written by the original store may lack a timestamp.
         createdAt: sql`coalesce(${workflowStore.createdAt}, ${workflowStore.updatedAt}, 'epoch')`.mapWith(
@@ -117,6 +120,23 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     return countDeleted(sql`(${workflowStore.prefix}, ${workflowStore.key}) in (${batch})`, name);
   };
   const olderThan = lt(workflowStore.updatedAt, sql.placeholder("olderThan"));
+  const expected = eq(workflowStore.revision, sql.placeholder("revision"));
+  // A compare-and-set reports the row's revision when it fails. Locked, the row is read as last
+  // committed, not as the statement's snapshot saw it, which a writer that committed meanwhile
+  // (and made the compare fail) left behind.
+  const current = db
+    .$with("current")
+    .as(db.select({ revision: workflowStore.revision }).from(workflowStore).where(thisRow).for("update"));
+  /** One row: the revision the write took (null when it did not happen) and the row's current one. */
+  const compared = (written: { _: { alias: string } }) =>
+    sql`(select (select "revision" from ${sql.identifier(written._.alias)}) as "revision",
+      (select "revision" from "current") as "current") as "compared"`;
+  const revisionPair = {
+    revision: sql<number | null>`"revision"`.mapWith(Number),
+    current: sql<number | null>`"current"`.mapWith(Number),
+  };
+  const sequence = sql`nextval(${`${schema === DEFAULT_SCHEMA ? "" : `"${schema.replaceAll('"', '""')}".`}${REVISION_SEQUENCE}`}::regclass)`;
+  const leaseExpiry = sql`clock_timestamp() + ${sql.placeholder("ttlMs")} * interval '1 millisecond'`;
 
   return preparedOnFirstUse({
     get: () => db.select(readable).from(workflowStore).where(and(thisRow, hasValue)).prepare(named("get")),
@@ -171,6 +191,98 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
           ),
         )
         .prepare(named("get_rows")),
+    getWithRevision: () =>
+      db
+        .select({ ...readable, revision: workflowStore.revision })
+        .from(workflowStore)
+        .where(and(thisRow, hasValue))
+        .prepare(named("get_with_revision")),
+    /** setIf with revision 0: the row only if there is none. */
+    insertIfAbsent: () => {
+      const written = db.$with("written").as(
+        db
+          .insert(workflowStore)
+          .values({ prefix, key, value: sql.placeholder("value"), createdAt: now, updatedAt: now })
+          .onConflictDoNothing()
+          .returning({ revision: workflowStore.revision }),
+      );
+      return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("insert_if_absent"));
+    },
+    updateIf: () => {
+      const written = db.$with("written").as(
+        db
+          .update(workflowStore)
+          .set({ value: sql`${sql.placeholder("value")}`, updatedAt: now })
+          .where(and(thisRow, expected))
+          .returning({ revision: workflowStore.revision }),
+      );
+      return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("update_if"));
+    },
+    removeIf: () => {
+      const written = db
+        .$with("written")
+        .as(db.delete(workflowStore).where(and(thisRow, expected)).returning({ revision: workflowStore.revision }));
+      return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("remove_if"));
+    },
+    /** Each key's latest set and every remove of a prefix after a revision, in revision order. */
+    changesAfter: () =>
+      db
+        .select({
+          type: sql<"set" | "remove">`"type"`,
+          key: sql<string>`"key"`,
+          revision: sql<number>`"revision"`.mapWith(Number),
+        })
+        .from(
+          sql`(select 'set' as "type", ${workflowStore.key} as "key", ${workflowStore.revision} as "revision"
+                from ${workflowStore} where ${inPrefix} and ${workflowStore.revision} > ${sql.placeholder("after")}
+              union all
+              select 'remove', ${changes.key}, ${changes.revision}
+                from ${changes} where ${changes.prefix} = ${prefix} and ${changes.revision} > ${sql.placeholder("after")}) as "changes"`,
+        )
+        .orderBy(sql`"revision"`)
+        .limit(limit)
+        .prepare(named("changes_after")),
+    latestRevision: () =>
+      db
+        .select({
+          revision: sql<number>`greatest(
+            (select max(${workflowStore.revision}) from ${workflowStore} where ${inPrefix}),
+            (select max(${changes.revision}) from ${changes} where ${changes.prefix} = ${prefix}), 0)`.mapWith(Number),
+        })
+        .from(sql`(select 1) as "one"`)
+        .prepare(named("latest_revision")),
+    compactedRevision: () =>
+      db.select({ revision: compaction.revision }).from(compaction).prepare(named("compacted_revision")),
+    /** Takes a lease nobody holds or whose holder let it expire; no row while another holds it. */
+    acquireLease: () =>
+      db
+        .insert(leases)
+        .values({ name: sql.placeholder("name"), token: sequence, expiresAt: leaseExpiry })
+        .onConflictDoUpdate({
+          target: leases.name,
+          set: { token: sql`excluded.token`, expiresAt: sql`excluded.expires_at` },
+          where: sql`${leases.expiresAt} <= clock_timestamp()`,
+        })
+        .returning({ token: leases.token, expiresAt: leases.expiresAt })
+        .prepare(named("acquire_lease")),
+    renewLease: () =>
+      db
+        .update(leases)
+        .set({ expiresAt: leaseExpiry })
+        .where(
+          and(
+            eq(leases.name, sql.placeholder("name")),
+            eq(leases.token, sql.placeholder("token")),
+            sql`${leases.expiresAt} > clock_timestamp()`,
+          ),
+        )
+        .returning({ expiresAt: leases.expiresAt })
+        .prepare(named("renew_lease")),
+    releaseLease: () =>
+      db
+        .delete(leases)
+        .where(and(eq(leases.name, sql.placeholder("name")), eq(leases.token, sql.placeholder("token"))))
+        .prepare(named("release_lease")),
     removeMany: () => countDeleted(and(inPrefix, anyKey), named("remove_many")),
     removePrefix: () => countDeleted(inPrefix, named("remove_prefix")),
     purgeAll: () => purge(olderThan, named("purge")),

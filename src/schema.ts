@@ -1,5 +1,15 @@
 import { type BuildExtraConfigColumns, sql } from "drizzle-orm";
-import { index, pgSchema, pgTable, primaryKey, timestamp, varchar } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  index,
+  pgSchema,
+  pgSequence,
+  pgTable,
+  primaryKey,
+  smallint,
+  timestamp,
+  varchar,
+} from "drizzle-orm/pg-core";
 import { bytea } from "./bytea.js";
 
 /** The PostgreSQL schema the table lives in unless a store is told otherwise. */
@@ -8,6 +18,12 @@ export const DEFAULT_SCHEMA = "public";
 /** The table's name, in whichever PostgreSQL schema it lives. */
 export const TABLE_NAME = "workflow_store";
 
+/** The sequence every write takes its revision from (and every lease its token). */
+export const REVISION_SEQUENCE = "workflow_store_revision";
+
+/** The channel the triggers of migration 0004 notify each change on. */
+export const CHANGES_CHANNEL = "workflow_store";
+
 // A function, so that each table gets builders of its own.
 const columns = () => ({
   prefix: varchar("prefix", { length: 255 }).notNull(),
@@ -15,6 +31,11 @@ const columns = () => ({
   value: bytea("value"),
   createdAt: timestamp("created_at", { mode: "date", withTimezone: true }).defaultNow(),
   updatedAt: timestamp("updated_at", { mode: "date", withTimezone: true }).defaultNow(),
+  // Set by a trigger on every insert and update, whichever client writes (migration 0004); the
+  // default fills the rows a table had before.
+  revision: bigint("revision", { mode: "number" })
+    .notNull()
+    .default(sql`nextval('${sql.raw(REVISION_SEQUENCE)}')`),
 });
 
 const constraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof columns>, "pg">) => [
@@ -69,3 +90,89 @@ export function workflowStoreTable(schema: string = DEFAULT_SCHEMA): WorkflowSto
 
 /** A row of {@link workflowStore} as Drizzle selects it. */
 export type WorkflowStoreRow = typeof workflowStore.$inferSelect;
+
+// The tables of revisions, watch and leases (migration 0004), a function so that each schema gets its own.
+const changeColumns = () => ({
+  revision: bigint("revision", { mode: "number" }).notNull(),
+  prefix: varchar("prefix", { length: 255 }).notNull(),
+  key: varchar("key", { length: 255 }).notNull(),
+  removedAt: timestamp("removed_at", { mode: "date", withTimezone: true }).notNull().defaultNow(),
+});
+
+const changeConstraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof changeColumns>, "pg">) => [
+  // A watcher resuming a prefix reads its removes after a revision.
+  primaryKey({ name: "workflow_store_changes_pkey", columns: [table.prefix, table.revision] }),
+  // Removes older than the retention are dropped by the age of the remove.
+  index("workflow_store_changes_removed_at").on(table.removedAt),
+];
+
+const compactionColumns = () => ({
+  /** Always 1: the table has one row. */
+  id: smallint("id").primaryKey(),
+  revision: bigint("revision", { mode: "number" }).notNull(),
+});
+
+const leaseColumns = () => ({
+  name: varchar("name", { length: 255 }).primaryKey(),
+  token: bigint("token", { mode: "number" }).notNull(),
+  expiresAt: timestamp("expires_at", { mode: "date", withTimezone: true }).notNull(),
+});
+
+/** The sequence of revisions in the default schema. */
+export const workflowStoreRevision = pgSequence(REVISION_SEQUENCE);
+
+/**
+ * Removes, for watchers resuming after a revision: a trigger writes one row per deleted row of
+ * `workflow_store`, and drops those older than the retention (`workflow_store.change_retention`,
+ * one day unless set).
+ */
+export const workflowStoreChanges = pgTable("workflow_store_changes", changeColumns(), changeConstraints);
+
+/** The highest revision the change log has dropped: a watcher resuming before it gets `COMPACTED`. */
+export const workflowStoreCompaction = pgTable("workflow_store_compaction", compactionColumns());
+
+/** Leases: one row per name, its holder's fencing token and when it expires (database clock). */
+export const workflowStoreLeases = pgTable("workflow_store_leases", leaseColumns());
+
+/** The tables of one PostgreSQL schema. */
+export interface WorkflowStoreTables {
+  store: WorkflowStoreTable;
+  changes: typeof workflowStoreChanges;
+  compaction: typeof workflowStoreCompaction;
+  leases: typeof workflowStoreLeases;
+}
+
+const tableSets = new Map<string, WorkflowStoreTables>();
+
+/** Every table of the package in one PostgreSQL schema; `public` names them without a schema. */
+export function workflowStoreTables(schema: string = DEFAULT_SCHEMA): WorkflowStoreTables {
+  let found = tableSets.get(schema);
+  if (found === undefined) {
+    if (schema === DEFAULT_SCHEMA) {
+      found = {
+        store: workflowStore,
+        changes: workflowStoreChanges,
+        compaction: workflowStoreCompaction,
+        leases: workflowStoreLeases,
+      };
+    } else {
+      // Same columns and names; only the schema differs, which the types do not track.
+      const inSchema = pgSchema(schema);
+      found = {
+        store: workflowStoreTable(schema),
+        changes: inSchema.table(
+          "workflow_store_changes",
+          changeColumns(),
+          changeConstraints,
+        ) as unknown as typeof workflowStoreChanges,
+        compaction: inSchema.table(
+          "workflow_store_compaction",
+          compactionColumns(),
+        ) as unknown as typeof workflowStoreCompaction,
+        leases: inSchema.table("workflow_store_leases", leaseColumns()) as unknown as typeof workflowStoreLeases,
+      };
+    }
+    tableSets.set(schema, found);
+  }
+  return found;
+}

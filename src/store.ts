@@ -4,6 +4,7 @@ import { inspectCatalog, layoutOf } from "./catalog.js";
 import { type ErrorSite, StoreError } from "./errors.js";
 import {
   checkEntries,
+  checkExpectedRevision,
   checkIterator,
   checkKey,
   checkKeys,
@@ -14,6 +15,8 @@ import {
   checkValue,
   checkWork,
 } from "./input.js";
+import { acquireLease, type LeaseBackend } from "./leases.js";
+import { type Notifications, notificationsOf } from "./listen.js";
 import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { eachKey, KeysetWalk, type Walk } from "./pages.js";
@@ -21,7 +24,21 @@ import { pause } from "./pause.js";
 import { type PreparedQueries, prepareQueries, setRowsParameters } from "./queries.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { translateError } from "./translate.js";
-import type { EntriesInput, KeysOptions, ListIterator, PurgeOptions, Store, StoreEntry } from "./types.js";
+import type {
+  CompareOptions,
+  EntriesInput,
+  KeysOptions,
+  Lease,
+  LeaseOptions,
+  ListIterator,
+  PurgeOptions,
+  RevisionedValue,
+  Store,
+  StoreEntry,
+  WatchEvent,
+  WatchOptions,
+} from "./types.js";
+import { type ChangeSource, watchChanges } from "./watch.js";
 
 /**
  * The statements select only rows with a value (a NULL one reads as missing), and send it only
@@ -33,6 +50,19 @@ function storedValue(row: { value: Buffer | null; size: number }, site: ErrorSit
     "QUERY",
     site,
     `the stored value is ${row.size} bytes, more than maxValueBytes (${maxBytes}); create the store with a larger maxValueBytes to read it`,
+  );
+}
+
+/** The `CONFLICT` of a compare-and-set that found the row at another revision, or no row. */
+function conflict(site: ErrorSite, expected: number, current: number | null | undefined): StoreError {
+  const found = current == null ? "there is no row" : `the row is at revision ${current}`;
+  return new StoreError(
+    "CONFLICT",
+    site,
+    `expected revision ${expected === 0 ? "0 (no row)" : expected}, but ${found}`,
+    {
+      revision: current ?? undefined,
+    },
   );
 }
 
@@ -98,6 +128,10 @@ export class DrizzleStore implements Store {
   #closing: Promise<void> | undefined;
   /** Set on the stores a transaction hands its work. */
   #transaction: TransactionState | undefined;
+  /** The one listening connection of the store (and of its transactions' stores), opened by the first watch. */
+  #notifications: { current: Notifications | undefined };
+  /** The driver's client under the database, which watches listen on. */
+  #client: unknown;
 
   /** Closed by `close()`, or a transaction's store whose transaction is over. */
   get #closed(): boolean {
@@ -129,6 +163,8 @@ export class DrizzleStore implements Store {
       options.batch && connections !== undefined
         ? batchedCalls(this.#queries, connections, options.maxValueBytes)
         : undefined;
+    this.#notifications = { current: undefined };
+    this.#client = (db as { $client?: unknown }).$client;
   }
 
   async get(prefix: string, key: string): Promise<Buffer | null> {
@@ -191,6 +227,7 @@ export class DrizzleStore implements Store {
         value: storedValue(row, { op: "entries", prefix, key: row.key }, maxBytes),
         createdAt: row.createdAt,
         updatedAt: row.updatedAt,
+        revision: row.revision,
       }),
       bytes: (row) => row.size,
     });
@@ -250,6 +287,47 @@ export class DrizzleStore implements Store {
     return rows.length > 0;
   }
 
+  async getWithRevision(prefix: string, key: string): Promise<RevisionedValue | null> {
+    checkOpen(this.#closed, "getWithRevision", prefix, key);
+    checkKey("getWithRevision", prefix, key);
+    const maxBytes = this.#options.maxValueBytes;
+    const site: ErrorSite = { op: "getWithRevision", prefix, key };
+    const [row] = await this.#run(site, () => this.#queries.getWithRevision.execute({ prefix, key, maxBytes }));
+    return row === undefined ? null : { value: storedValue(row, site, maxBytes), revision: row.revision };
+  }
+
+  async setIf(prefix: string, key: string, value: Uint8Array, options: CompareOptions): Promise<number> {
+    checkOpen(this.#closed, "setIf", prefix, key);
+    checkKey("setIf", prefix, key);
+    const site: ErrorSite = { op: "setIf", prefix, key };
+    const bytes = checkValue(site, value, this.#options.maxValueBytes);
+    const revision = checkExpectedRevision(site, options);
+    const [row] = await this.#run(site, () =>
+      revision === 0
+        ? this.#queries.insertIfAbsent.execute({ prefix, key, value: bytes })
+        : this.#queries.updateIf.execute({ prefix, key, value: bytes, revision }),
+    );
+    if (row?.revision == null) throw conflict(site, revision, row?.current);
+    return row.revision;
+  }
+
+  async removeIf(prefix: string, key: string, options: CompareOptions): Promise<void> {
+    checkOpen(this.#closed, "removeIf", prefix, key);
+    checkKey("removeIf", prefix, key);
+    const site: ErrorSite = { op: "removeIf", prefix, key };
+    const revision = checkExpectedRevision(site, options);
+    const [row] = await this.#run(site, () => this.#queries.removeIf.execute({ prefix, key, revision }));
+    if (row?.revision == null) throw conflict(site, revision, row?.current);
+  }
+
+  watch(prefix: string, options?: WatchOptions): AsyncIterableIterator<WatchEvent> {
+    return watchChanges(this.#changeSource(), prefix, options);
+  }
+
+  acquireLease(name: string, options: LeaseOptions): Promise<Lease | null> {
+    return acquireLease(this.#leaseBackend(), name, options);
+  }
+
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     checkOpen(this.#closed, "transaction");
     checkWork(work);
@@ -260,6 +338,8 @@ export class DrizzleStore implements Store {
     const running = this.#db.transaction(async (txDb) => {
       const tx = new DrizzleStore(txDb, this.#options, undefined, `${this.#label} transaction`);
       tx.#transaction = state;
+      tx.#notifications = this.#notifications;
+      tx.#client = this.#client;
       try {
         return await work(tx);
       } catch (error) {
@@ -325,8 +405,52 @@ export class DrizzleStore implements Store {
     });
   }
 
+  /** Watches read stored changes with the store's statements and live ones from its listening connection. */
+  #changeSource(): ChangeSource {
+    const q = this.#queries;
+    return {
+      subscribe: (prefix, onChange, onGap) => {
+        checkOpen(this.#closed, "watch", prefix);
+        this.#notifications.current ??= notificationsOf(this.#client, { op: "watch", prefix });
+        return this.#notifications.current.subscribe(this.#options.schema, prefix, onChange, onGap);
+      },
+      changesAfter: (prefix, after, limit) =>
+        this.#run({ op: "watch", prefix }, () => q.changesAfter.execute({ prefix, after, limit })),
+      latestRevision: async (prefix) => {
+        const [row] = await this.#run({ op: "watch", prefix }, () => q.latestRevision.execute({ prefix }));
+        return row?.revision ?? 0;
+      },
+      compactedRevision: async () => {
+        const [row] = await this.#run({ op: "watch" }, () => q.compactedRevision.execute());
+        return row?.revision ?? 0;
+      },
+    };
+  }
+
+  #leaseBackend(): LeaseBackend {
+    const q = this.#queries;
+    return {
+      acquire: async (name, ttlMs) => {
+        const site: ErrorSite = { op: "acquireLease", key: name };
+        checkOpen(this.#closed, site.op, undefined, name);
+        const [row] = await this.#run(site, () => q.acquireLease.execute({ name, ttlMs }));
+        return row ?? null;
+      },
+      renew: async (name, token, ttlMs) => {
+        const site: ErrorSite = { op: "renewLease", key: name };
+        const [row] = await this.#run(site, () => q.renewLease.execute({ name, token, ttlMs }));
+        return row?.expiresAt ?? null;
+      },
+      release: async (name, token) => {
+        await this.#run({ op: "releaseLease", key: name }, () => q.releaseLease.execute({ name, token }));
+      },
+    };
+  }
+
   async #shutDown(): Promise<void> {
     this.#closed = true;
+    // A transaction's store shares the listening connection of the store it came from.
+    if (this.#transaction === undefined) await this.#notifications.current?.close();
     const release = this.#release;
     if (release === undefined) return;
     // Calls in flight finish, or fail, before the pool under them ends; what still hangs, the end fails.

@@ -29,6 +29,61 @@ export interface StoreEntry {
   createdAt: Date;
   /** When the value was last written (database clock). */
   updatedAt: Date;
+  /** The revision of the value's last write. */
+  revision: number;
+}
+
+/** A value with the revision of its last write, as {@link Store.getWithRevision} reads it. */
+export interface RevisionedValue {
+  value: Buffer;
+  revision: number;
+}
+
+/** The revision a compare-and-set expects the row to have. */
+export interface CompareOptions {
+  /** The row's current revision; for `setIf`, `0` means "only if there is no row". */
+  revision: number;
+}
+
+/** One change {@link Store.watch} delivers. */
+export interface WatchEvent {
+  type: "set" | "remove";
+  key: string;
+  /** The change's revision: pass the last one seen as `fromRevision` to resume after it. */
+  revision: number;
+}
+
+/** Where {@link Store.watch} starts and what ends it. */
+export interface WatchOptions {
+  /**
+   * Deliver the changes after this revision (exclusive) first, then live ones: a watcher passes
+   * the last revision it saw. @default only changes after the watch started
+   */
+  fromRevision?: number;
+  /** Ends the iteration (it then returns, without an error) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** How long a lease lasts unless renewed. */
+export interface LeaseOptions {
+  /** Milliseconds from now (database clock), 1 to 86,400,000. */
+  ttlMs: number;
+}
+
+/** A held lease, as {@link Store.acquireLease} returns it. */
+export interface Lease {
+  readonly name: string;
+  /**
+   * The fencing token: greater than the token of every earlier holder of this name. Pass it along
+   * with work done under the lease, so that whoever receives the work can refuse an older holder's.
+   */
+  readonly token: number;
+  /** When the lease expires unless renewed (database clock); `renew` moves it. */
+  readonly expiresAt: Date;
+  /** Extends the lease by its `ttlMs` from now; `CONFLICT` once it has expired or was released. */
+  renew(): Promise<void>;
+  /** Gives the lease up so that another can take it at once; does nothing once it has expired. */
+  release(): Promise<void>;
 }
 
 /** The values {@link Store.setMany} takes: `[key, value]` pairs (an array, a `Map`, any iterable) or an object. */
@@ -84,6 +139,29 @@ export interface Store {
   count(prefix: string): Promise<number>;
   /** Whether the row exists, without reading its value. */
   has(prefix: string, key: string): Promise<boolean>;
+  /** The value and the revision of its last write, or `null` when there is no such row. */
+  getWithRevision(prefix: string, key: string): Promise<RevisionedValue | null>;
+  /**
+   * Writes the value only if the row's revision is `options.revision` (`0`: only if there is no
+   * row), in one statement, and resolves with the new revision. Otherwise rejects with `CONFLICT`,
+   * whose `revision` is the row's current one (`undefined` when there is no row).
+   */
+  setIf(prefix: string, key: string, value: Uint8Array, options: CompareOptions): Promise<number>;
+  /** Deletes the row only if its revision is `options.revision`, in one statement; otherwise `CONFLICT`, as `setIf`. */
+  removeIf(prefix: string, key: string, options: CompareOptions): Promise<void>;
+  /**
+   * The changes of keys of exactly this prefix, in revision order, from when the watch starts (or
+   * after `fromRevision`) until `signal` aborts or the loop breaks. Resuming delivers each key's
+   * latest set and every remove after `fromRevision`, then live changes, missing and repeating none;
+   * a `fromRevision` older than the change log's retention rejects with `COMPACTED`.
+   */
+  watch(prefix: string, options?: WatchOptions): AsyncIterableIterator<WatchEvent>;
+  /**
+   * Takes the lease `name` for `ttlMs`, or resolves `null` while another holder has it. An expired
+   * lease is taken over. A row, not a session lock: it works through poolers and outlives a
+   * crashed holder only until it expires.
+   */
+  acquireLease(name: string, options: LeaseOptions): Promise<Lease | null>;
   /**
    * Runs `work` with a store whose writes commit together when it resolves, or not at all when it
    * throws (the error is thrown on). Nested calls are savepoints. Use `tx`, not the outer store,

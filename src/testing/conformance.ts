@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe } from "vitest";
 import type { AnyPgDatabase, Store } from "../index.js";
 import { coreCases } from "./core-cases.js";
 import { engineCases } from "./engine-cases.js";
+import { leaseCases } from "./lease-cases.js";
 import { randomSeed } from "./random.js";
+import { revisionCases } from "./revision-cases.js";
+import { watchCases } from "./watch-cases.js";
 
 /** What the suite asks {@link ConformanceTarget.create} for, besides a plain store. */
 export interface ConformanceStoreOptions {
@@ -110,5 +113,8 @@ export function storeConformance(target: ConformanceTarget, options: Conformance
     };
     coreCases(context);
     engineCases(context);
+    revisionCases(context);
+    watchCases(context);
+    leaseCases(context);
   });
 }

@@ -1,0 +1,108 @@
+import { StoreError } from "./errors.js";
+import type { WatchEvent } from "./types.js";
+import type { ChangeSource } from "./watch.js";
+
+/** A change of one key as the memory store records it. */
+export interface MemoryChange extends WatchEvent {
+  prefix: string;
+}
+
+/** How long the memory store keeps removes for watches resuming after a revision unless told: a day, as on PostgreSQL. */
+export const DEFAULT_CHANGE_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * What the memory store keeps for revisions and watch: the last revision given out, the committed
+ * removes of the last day, and the watches to tell of each committed change.
+ */
+export class MemoryChanges {
+  revision = 0;
+  readonly #retentionMs: number;
+  #compacted = 0;
+  readonly #removes: (MemoryChange & { at: number })[] = [];
+  readonly #watches = new Set<{ prefix: string; onChange: (event: WatchEvent) => void }>();
+  /** The transaction writing, and what ends it: writers of other transactions and outside wait for it. */
+  #writer: { owner: object; done: Promise<void> } | undefined;
+
+  constructor(retentionMs = DEFAULT_CHANGE_RETENTION_MS) {
+    this.#retentionMs = retentionMs;
+  }
+
+  next(): number {
+    this.revision += 1;
+    return this.revision;
+  }
+
+  /**
+   * Waits until `owner` (a transaction, or `undefined` outside one) may write: while another
+   * transaction has written and not ended, its writes' revisions come before any other's, as a
+   * PostgreSQL transaction holds its prefixes' locks until it ends.
+   */
+  async writable(owner: object | undefined): Promise<void> {
+    while (this.#writer !== undefined && this.#writer.owner !== owner) await this.#writer.done;
+  }
+
+  /** Marks `owner` as the transaction writing until `done` settles. */
+  hold(owner: object, done: Promise<void>): void {
+    if (this.#writer?.owner === owner) return;
+    this.#writer = { owner, done };
+    const free = () => {
+      if (this.#writer?.owner === owner) this.#writer = undefined;
+    };
+    done.then(free, free);
+  }
+
+  /** Committed changes, in revision order: removes go to the log, and every change to the watches of its prefix. */
+  commit(changes: readonly MemoryChange[]): void {
+    const now = Date.now();
+    // A remove kept for no time is dropped by the next commit, as PostgreSQL drops it by the next delete.
+    for (const change of changes) {
+      if (change.type === "remove") this.#removes.push({ ...change, at: now });
+      for (const watch of this.#watches) {
+        if (watch.prefix === change.prefix) {
+          watch.onChange({ type: change.type, key: change.key, revision: change.revision });
+        }
+      }
+    }
+    while ((this.#removes[0]?.at ?? now) < now - this.#retentionMs) {
+      this.#compacted = this.#removes.shift()?.revision ?? this.#compacted;
+    }
+  }
+
+  /** The change source of watches, over the rows `latest` reads: each key of a prefix with its revision. */
+  source(latest: (prefix: string) => Iterable<{ key: string; revision: number }>, closed: () => boolean): ChangeSource {
+    return {
+      subscribe: async (prefix, onChange) => {
+        if (closed()) throw new StoreError("CLOSED", { op: "watch", prefix }, "the store is closed");
+        const watch = { prefix, onChange };
+        this.#watches.add(watch);
+        return () => {
+          this.#watches.delete(watch);
+        };
+      },
+      changesAfter: async (prefix, after, limit) => {
+        const found: WatchEvent[] = [];
+        for (const { key, revision } of latest(prefix)) {
+          if (revision > after) found.push({ type: "set", key, revision });
+        }
+        for (const change of this.#removes) {
+          if (change.prefix === prefix && change.revision > after) {
+            found.push({ type: "remove", key: change.key, revision: change.revision });
+          }
+        }
+        return found.sort((a, b) => a.revision - b.revision).slice(0, limit);
+      },
+      latestRevision: async (prefix) => {
+        let highest = 0;
+        for (const { revision } of latest(prefix)) highest = Math.max(highest, revision);
+        for (const change of this.#removes) if (change.prefix === prefix) highest = Math.max(highest, change.revision);
+        return highest;
+      },
+      compactedRevision: async () => this.#compacted,
+    };
+  }
+
+  /** Closes every watch's delivery: the store closed. */
+  clear(): void {
+    this.#watches.clear();
+  }
+}
