@@ -38,6 +38,8 @@ export interface CatalogState {
   /** The role may read the journal (USAGE on its schema and SELECT on it). */
   journalReadable: boolean;
   tableExists: boolean;
+  /** The table has the trigger of migration 0004 that gives every write its revision. */
+  revisionTriggerExists: boolean;
 }
 
 /** Rows of `db.execute`, which postgres.js returns as an array and node-postgres and PGlite in `rows`. */
@@ -68,7 +70,12 @@ export async function inspectCatalog(db: AnyPgDatabase, layout: Layout): Promise
       exists (select 1 from journal) as "journalExists",
       coalesce((select has_schema_privilege(nsp, 'USAGE') and has_table_privilege(oid, 'SELECT') from journal), false)
         as "journalReadable",
-      ${table} as "tableExists"`);
+      ${table} as "tableExists",
+      exists (select 1 from pg_catalog.pg_trigger where tgname = 'workflow_store_revise' and tgrelid = ${
+        layout.schema === DEFAULT_SCHEMA
+          ? sql`to_regclass(${`"${TABLE_NAME}"`})`
+          : sql`to_regclass(format('%I.%I', ${layout.schema}::text, ${TABLE_NAME}::text))`
+      }) as "revisionTriggerExists"`);
   const [row] = resultRows(result);
   return {
     journalSchemaExists: row?.journalSchemaExists === true,
@@ -76,5 +83,6 @@ export async function inspectCatalog(db: AnyPgDatabase, layout: Layout): Promise
     journalExists: row?.journalExists === true,
     journalReadable: row?.journalReadable === true,
     tableExists: row?.tableExists === true,
+    revisionTriggerExists: row?.revisionTriggerExists === true,
   };
 }

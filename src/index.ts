@@ -24,6 +24,7 @@ export { connectPostgres, createPostgresStore } from "./postgres-store.js";
 export type { WorkflowStoreRow, WorkflowStoreTable, WorkflowStoreTables } from "./schema.js";
 export {
   DEFAULT_SCHEMA,
+  REVISION_SEQUENCE,
   TABLE_NAME,
   workflowStore,
   workflowStoreChanges,

@@ -7,6 +7,17 @@ import { DEFAULT_SCHEMA, REVISION_SEQUENCE, workflowStoreTables } from "./schema
 const now = sql<Date>`now()`;
 
 const prefix = sql.placeholder("prefix");
+
+/**
+ * The advisory lock of a prefix's writers, as the triggers of migration 0004 take it: a writer holds
+ * it from its first write of the prefix until it ends, so the prefix's changes commit in revision
+ * order. Taken before any row of the prefix is locked, in every statement that locks rows (an
+ * insert's trigger takes it before the insert looks for a conflicting row), so that no writer
+ * holds a row while waiting for the lock of another that waits for that row.
+ */
+const PREFIX_LOCK_CLASS = 2078994483;
+const lockPrefix = (name: SQL | SQL.Aliased | ReturnType<typeof sql.placeholder>) =>
+  sql`(select pg_advisory_xact_lock(${sql.raw(String(PREFIX_LOCK_CLASS))}, hashtext(${name}::text))::text) is not null`;
 const key = sql.placeholder("key");
 const limit = sql.placeholder("limit");
 
@@ -58,6 +69,9 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // collation, the primary key and the byte-order index tied for a prefix the planner had no
   // statistics for, and it could pick the latter and filter the whole prefix for the key.
   const thisRow = and(inPrefix, sql`${keyInByteOrder} = ${key}`);
+  // One-time filters, evaluated before the scan locks anything.
+  const prefixLocked = lockPrefix(prefix);
+  const thisRowLocked = and(prefixLocked, thisRow);
   // A NULL value (the original store can write one) reads as missing, as it does there.
   const hasValue = isNotNull(workflowStore.value);
   // Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
@@ -110,11 +124,18 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     return db.with(deleted).select({ count: count() }).from(deleted).prepare(name);
   };
   const purge = (where: SQL | undefined, name: string) => {
-    // A batch of old rows, skipping any a writer holds, so purge never waits on (or blocks) one.
+    // A batch of old rows, skipping any a writer holds, so purge never waits on (or blocks) one:
+    // rows of a prefix whose lock another writer holds are skipped too, and the lock of each
+    // prefix is taken before its rows (see lockPrefix).
     const batch = db
       .select({ prefix: workflowStore.prefix, key: workflowStore.key })
       .from(workflowStore)
-      .where(where)
+      .where(
+        and(
+          where,
+          sql`pg_try_advisory_xact_lock(${sql.raw(String(PREFIX_LOCK_CLASS))}, hashtext(${workflowStore.prefix}::text))`,
+        ),
+      )
       .limit(limit)
       .for("update", { skipLocked: true });
     return countDeleted(sql`(${workflowStore.prefix}, ${workflowStore.key}) in (${batch})`, name);
@@ -126,7 +147,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // (and made the compare fail) left behind.
   const current = db
     .$with("current")
-    .as(db.select({ revision: workflowStore.revision }).from(workflowStore).where(thisRow).for("update"));
+    .as(db.select({ revision: workflowStore.revision }).from(workflowStore).where(thisRowLocked).for("update"));
   /** One row: the revision the write took (null when it did not happen) and the row's current one. */
   const compared = (written: { _: { alias: string } }) =>
     sql`(select (select "revision" from ${sql.identifier(written._.alias)}) as "revision",
@@ -147,7 +168,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .values({ prefix, key, value: sql.placeholder("value"), createdAt: now, updatedAt: now })
         .onConflictDoUpdate(onConflictUpdate)
         .prepare(named("set")),
-    remove: () => db.delete(workflowStore).where(thisRow).prepare(named("remove")),
+    remove: () => db.delete(workflowStore).where(thisRowLocked).prepare(named("remove")),
     has: () =>
       db
         .select({ found: sql<number>`1` })
@@ -171,11 +192,12 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
      * {@link setRowsParameters}. The values travel as one base64 text, cut into rows by offset:
      * postgres.js cannot send a bytea[], and PostgreSQL parses a text[] of large values slowly
      * (1,000 values of 64 KiB: 2.3 s as a text[], 1.1 s so). OFFSET 0 keeps the decoding to once
-     * per statement in a generic plan too.
+     * per statement in a generic plan too. The revision's 0 is a placeholder: the trigger of
+     * migration 0004 gives every row its own.
      */
     setRows: () =>
       upsert(
-        sql`select p, k, substring(decoded.bytes from o for l), ${now}, ${now}
+        sql`select p, k, substring(decoded.bytes from o for l), ${now}, ${now}, 0
             from (select decode(${sql.placeholder("values")}::text, 'base64') as bytes offset 0) as decoded,
               unnest(${prefixes}::varchar[], ${keys}::varchar[], ${sql.placeholder("starts")}::int[], ${sql.placeholder("lengths")}::int[]) as batch(p, k, o, l)`,
       ).prepare(named("set_rows")),
@@ -221,7 +243,9 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     removeIf: () => {
       const written = db
         .$with("written")
-        .as(db.delete(workflowStore).where(and(thisRow, expected)).returning({ revision: workflowStore.revision }));
+        .as(
+          db.delete(workflowStore).where(and(thisRowLocked, expected)).returning({ revision: workflowStore.revision }),
+        );
       return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("remove_if"));
     },
     /** Each key's latest set and every remove of a prefix after a revision, in revision order. */
@@ -253,7 +277,13 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .prepare(named("latest_revision")),
     compactedRevision: () =>
       db.select({ revision: compaction.revision }).from(compaction).prepare(named("compacted_revision")),
-    /** Takes a lease nobody holds or whose holder let it expire; no row while another holds it. */
+    /**
+     * Takes a lease nobody holds or whose holder let it expire; no row while another holds it. A
+     * takeover draws its token anew under the row's lock, not in VALUES: a value drawn there, before
+     * a wait on the row, can be older than the token of a holder that took and released the lease
+     * meanwhile. The row outlives release for the same reason: into no row, an INSERT with such a
+     * token would succeed.
+     */
     acquireLease: () =>
       db
         .insert(leases)
@@ -278,13 +308,14 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         )
         .returning({ expiresAt: leases.expiresAt })
         .prepare(named("renew_lease")),
+    /** Expires the holder's row rather than deleting it: see acquireLease. */
     releaseLease: () =>
       db
         .delete(leases)
         .where(and(eq(leases.name, sql.placeholder("name")), eq(leases.token, sql.placeholder("token"))))
         .prepare(named("release_lease")),
-    removeMany: () => countDeleted(and(inPrefix, anyKey), named("remove_many")),
-    removePrefix: () => countDeleted(inPrefix, named("remove_prefix")),
+    removeMany: () => countDeleted(and(prefixLocked, inPrefix, anyKey), named("remove_many")),
+    removePrefix: () => countDeleted(and(prefixLocked, inPrefix), named("remove_prefix")),
     purgeAll: () => purge(olderThan, named("purge")),
     purgePrefix: () => purge(and(olderThan, inPrefix), named("purge_prefix")),
   });

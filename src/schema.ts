@@ -31,11 +31,13 @@ const columns = () => ({
   value: bytea("value"),
   createdAt: timestamp("created_at", { mode: "date", withTimezone: true }).defaultNow(),
   updatedAt: timestamp("updated_at", { mode: "date", withTimezone: true }).defaultNow(),
-  // Set by a trigger on every insert and update, whichever client writes (migration 0004); the
-  // default fills the rows a table had before.
+  // Set by a trigger on every insert and update, whichever client writes (migration 0004), from the
+  // sequence workflow_store_revision. No database default: one would take its value as the writing
+  // role, which may have no grant on the sequence; the trigger runs as its owner. The 0 Drizzle
+  // sends when an insert names none is replaced by the trigger.
   revision: bigint("revision", { mode: "number" })
     .notNull()
-    .default(sql`nextval('${sql.raw(REVISION_SEQUENCE)}')`),
+    .$defaultFn(() => 0),
 });
 
 const constraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof columns>, "pg">) => [

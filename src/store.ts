@@ -534,8 +534,9 @@ export async function openStore(
 /** With `autoMigrate: false`, a missing table is a clear error at creation, not at the first call. */
 async function requireTable(db: AnyPgDatabase, schema: string): Promise<void> {
   let tableExists: boolean;
+  let revisionTriggerExists: boolean;
   try {
-    ({ tableExists } = await inspectCatalog(db, layoutOf(schema)));
+    ({ tableExists, revisionTriggerExists } = await inspectCatalog(db, layoutOf(schema)));
   } catch (error) {
     throw translateError(error, { op: "connect" });
   }
@@ -546,6 +547,15 @@ async function requireTable(db: AnyPgDatabase, schema: string): Promise<void> {
       { op: "connect" },
       `the ${TABLE_NAME} table does not exist ${where}: run \`workflow-store migrate\` (or the app's own ` +
         "`drizzle-kit migrate` where the app's schema lists the table), or create the store with autoMigrate: true",
+    );
+  }
+  if (!revisionTriggerExists) {
+    // Without it, writes would keep their revision and a compare-and-set could overwrite a change.
+    throw new StoreError(
+      "SCHEMA",
+      { op: "connect" },
+      `the ${TABLE_NAME} table lacks the triggers of migration 0004_revisions (revisions, watch): run ` +
+        "`workflow-store migrate` (it adds them to a table an app's own migrations created), or create the store with autoMigrate: true",
     );
   }
 }

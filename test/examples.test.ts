@@ -87,6 +87,20 @@ const cases: Record<string, { runs: number; check: (outputs: string[], target: T
       }
     },
   },
+  "two-workers.ts": {
+    runs: 1,
+    check: async ([stdout = ""], target) => {
+      // Whichever worker wins each claim, every step runs exactly once and both see the run end.
+      for (const step of ["fetch", "transform", "load"]) {
+        expect(stdout.match(new RegExp(`^worker [AB]: ran step ${step}$`, "gm")), stdout).toHaveLength(1);
+      }
+      expect(stdout.match(/^worker [AB]: the run is finished$/gm), stdout).toHaveLength(2);
+      expect(stdout).toMatch(/^finished: records fetch, load, transform under \/record\/run-\w+$/m);
+      if (target.backend === "postgres") {
+        expect(await target.query("select count(*)::int as n from workflow_store")).toEqual([{ n: 0 }]);
+      }
+    },
+  },
   "deploy-step.ts": {
     runs: 1,
     check: async ([stdout = ""], target) => {

@@ -21,7 +21,7 @@ describe.skipIf(databaseUrl === null)(`migrations on PostgreSQL${skipReason}`, (
     return rows.map((row) => row.hash as string);
   };
 
-  it("creates the table, its primary key and its prefix index, and records each migration once", async () => {
+  it("creates the table, its primary key, its index, its revision triggers, and records each migration once", async () => {
     const database = await fresh("create");
     const { db, client } = database.connect();
     await migrate(db);
@@ -38,6 +38,15 @@ describe.skipIf(databaseUrl === null)(`migrations on PostgreSQL${skipReason}`, (
       ["value", "bytea", null, "YES"],
       ["created_at", "timestamp with time zone", null, "YES"],
       ["updated_at", "timestamp with time zone", null, "YES"],
+      ["revision", "bigint", null, "NO"],
+    ]);
+    const triggers = await client`
+      select tgname from pg_trigger where tgrelid = 'workflow_store'::regclass and not tgisinternal order by 1`;
+    expect(triggers.map((row) => row.tgname)).toEqual([
+      "workflow_store_compact",
+      "workflow_store_log_remove",
+      "workflow_store_notify_set",
+      "workflow_store_revise",
     ]);
   });
 

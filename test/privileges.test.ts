@@ -47,6 +47,13 @@ describe.skipIf(databaseUrl === null)(`start-up on least privilege${skipReason}`
       expect(await store.purge({ olderThan: new Date(Date.now() + 60_000), prefix: "/run_context/1" })).toBe(2);
       await store.set("/run_context/2", "x", Buffer.from("x"));
       expect(await store.removePrefix("/run_context/2")).toBe(1);
+      const revision = await store.setIf("/run_context/3", "k", Buffer.from("v"), { revision: 0 });
+      expect((await store.getWithRevision("/run_context/3", "k"))?.revision).toBe(revision);
+      await store.removeIf("/run_context/3", "k", { revision });
+      const lease = await store.acquireLease("run/3", { ttlMs: 10_000 });
+      expect(lease?.token).toBeGreaterThan(revision);
+      await lease?.renew();
+      await lease?.release();
     } finally {
       await store.close();
     }

@@ -34,7 +34,9 @@ export async function createRole(databaseUrl: string, grants: (role: string) => 
 
 /** What the usual production app role holds: read and write on the table, read on the journal. */
 export const READ_WRITE_GRANTS = (role: string) => [
-  `grant select, insert, update, delete on workflow_store to "${role}"`,
+  `grant select, insert, update, delete on workflow_store, workflow_store_leases to "${role}"`,
+  `grant select on workflow_store_changes, workflow_store_compaction to "${role}"`,
+  `grant usage on sequence workflow_store_revision to "${role}"`,
   `grant usage on schema drizzle to "${role}"`,
   `grant select on drizzle.__workflow_store_migrations to "${role}"`,
 ];
