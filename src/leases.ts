@@ -1,3 +1,5 @@
+import { StoreError } from "./errors.js";
+import { checkLease } from "./input.js";
 import type { Lease } from "./types.js";
 
 /** What a lease is held in: rows of `workflow_store_leases`, or the memory store's map. */
@@ -10,7 +12,55 @@ export interface LeaseBackend {
   release(name: string, token: number): Promise<void>;
 }
 
-/** {@link Store.acquireLease} over a backend: checks the arguments, then takes the lease. */
-export async function acquireLease(_backend: LeaseBackend, _name: unknown, _options: unknown): Promise<Lease | null> {
-  throw new Error("acquireLease: not built yet");
+/** A lease one holder took: its token names it in the backend, so that nothing it does touches a later holder's. */
+class HeldLease implements Lease {
+  readonly name: string;
+  readonly token: number;
+  readonly #backend: LeaseBackend;
+  readonly #ttlMs: number;
+  // Writable here, read-only through `Lease`: only `renew` moves it.
+  expiresAt: Date;
+  /** Set as soon as `release` is called, so that a `renew` racing it cannot keep the lease. */
+  #released: Promise<void> | undefined;
+
+  constructor(backend: LeaseBackend, name: string, ttlMs: number, token: number, expiresAt: Date) {
+    this.#backend = backend;
+    this.name = name;
+    this.#ttlMs = ttlMs;
+    this.token = token;
+    this.expiresAt = expiresAt;
+  }
+
+  async renew(): Promise<void> {
+    const site = { op: "renewLease", key: this.name } as const;
+    if (this.#released !== undefined) throw new StoreError("CONFLICT", site, "the lease was released");
+    const expiresAt = await this.#backend.renew(this.name, this.token, this.#ttlMs);
+    if (expiresAt === null) {
+      throw new StoreError(
+        "CONFLICT",
+        site,
+        `the lease with token ${this.token} expired, was released or went to another holder; acquire it again`,
+      );
+    }
+    this.expiresAt = expiresAt;
+  }
+
+  release(): Promise<void> {
+    this.#released ??= this.#backend.release(this.name, this.token).catch((error: unknown) => {
+      // Not released after all (the connection failed, say): a later call may try again.
+      this.#released = undefined;
+      throw error;
+    });
+    return this.#released;
+  }
+}
+
+/**
+ * {@link Store.acquireLease} over a backend: checks the arguments (`INVALID_ARGUMENT`, before
+ * anything is sent), then takes the lease, or resolves `null` while another holder has it.
+ */
+export async function acquireLease(backend: LeaseBackend, name: unknown, options: unknown): Promise<Lease | null> {
+  const ttlMs = checkLease(name, options);
+  const held = await backend.acquire(name as string, ttlMs);
+  return held === null ? null : new HeldLease(backend, name as string, ttlMs, held.token, held.expiresAt);
 }

@@ -290,7 +290,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .values({ name: sql.placeholder("name"), token: sequence, expiresAt: leaseExpiry })
         .onConflictDoUpdate({
           target: leases.name,
-          set: { token: sql`excluded.token`, expiresAt: sql`excluded.expires_at` },
+          set: { token: sequence, expiresAt: leaseExpiry },
           where: sql`${leases.expiresAt} <= clock_timestamp()`,
         })
         .returning({ token: leases.token, expiresAt: leases.expiresAt })
@@ -311,7 +311,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     /** Expires the holder's row rather than deleting it: see acquireLease. */
     releaseLease: () =>
       db
-        .delete(leases)
+        .update(leases)
+        .set({ expiresAt: sql`clock_timestamp()` })
         .where(and(eq(leases.name, sql.placeholder("name")), eq(leases.token, sql.placeholder("token"))))
         .prepare(named("release_lease")),
     removeMany: () => countDeleted(and(prefixLocked, inPrefix, anyKey), named("remove_many")),
