@@ -37,9 +37,15 @@ INSERT INTO "workflow_store_compaction" ("id", "revision") VALUES (1, 0) ON CONF
 -- search_path of the migration, which is the table's schema.
 -- Writers of one prefix hold its advisory lock from their first write until they end, so the
 -- changes of a prefix commit in revision order and a watcher resuming after a revision misses none.
+-- Each takes the row before the prefix's lock, as an UPDATE or DELETE does (their triggers fire on a
+-- locked row): an insert first locks the row it may conflict with. In the other order, a DELETE of
+-- a key and an upsert of it deadlocked.
 CREATE OR REPLACE FUNCTION "workflow_store_revise"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path FROM CURRENT AS $$
 BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM 1 FROM workflow_store WHERE prefix = NEW.prefix AND key = NEW.key FOR UPDATE;
+  END IF;
   PERFORM pg_advisory_xact_lock(2078994483, hashtext(NEW.prefix));
   NEW.revision := nextval('workflow_store_revision');
   RETURN NEW;

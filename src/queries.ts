@@ -9,15 +9,12 @@ const now = sql<Date>`now()`;
 const prefix = sql.placeholder("prefix");
 
 /**
- * The advisory lock of a prefix's writers, as the triggers of migration 0004 take it: a writer holds
- * it from its first write of the prefix until it ends, so the prefix's changes commit in revision
- * order. Taken before any row of the prefix is locked, in every statement that locks rows (an
- * insert's trigger takes it before the insert looks for a conflicting row), so that no writer
- * holds a row while waiting for the lock of another that waits for that row.
+ * The advisory lock class of a prefix's writers, as the triggers of migration 0004 take it: a
+ * writer holds its prefix's lock from its first write until it ends, so that the prefix's changes
+ * commit in revision order. Every writer takes a row before the prefix's lock (the triggers see to
+ * it), so that none holds the lock while waiting for a row another holds while waiting for the lock.
  */
 const PREFIX_LOCK_CLASS = 2078994483;
-const lockPrefix = (name: SQL | SQL.Aliased | ReturnType<typeof sql.placeholder>) =>
-  sql`(select pg_advisory_xact_lock(${sql.raw(String(PREFIX_LOCK_CLASS))}, hashtext(${name}::text))::text) is not null`;
 const key = sql.placeholder("key");
 const limit = sql.placeholder("limit");
 
@@ -69,9 +66,6 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // collation, the primary key and the byte-order index tied for a prefix the planner had no
   // statistics for, and it could pick the latter and filter the whole prefix for the key.
   const thisRow = and(inPrefix, sql`${keyInByteOrder} = ${key}`);
-  // One-time filters, evaluated before the scan locks anything.
-  const prefixLocked = lockPrefix(prefix);
-  const thisRowLocked = and(prefixLocked, thisRow);
   // A NULL value (the original store can write one) reads as missing, as it does there.
   const hasValue = isNotNull(workflowStore.value);
   // Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
@@ -125,8 +119,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   };
   const purge = (where: SQL | undefined, name: string) => {
     // A batch of old rows, skipping any a writer holds, so purge never waits on (or blocks) one:
-    // rows of a prefix whose lock another writer holds are skipped too, and the lock of each
-    // prefix is taken before its rows (see lockPrefix).
+    // rows of a prefix whose lock another writer holds are skipped too. Purge takes the lock before
+    // the rows, unlike other writers; it never waits for either.
     const batch = db
       .select({ prefix: workflowStore.prefix, key: workflowStore.key })
       .from(workflowStore)
@@ -147,7 +141,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // (and made the compare fail) left behind.
   const current = db
     .$with("current")
-    .as(db.select({ revision: workflowStore.revision }).from(workflowStore).where(thisRowLocked).for("update"));
+    .as(db.select({ revision: workflowStore.revision }).from(workflowStore).where(thisRow).for("update"));
   /** One row: the revision the write took (null when it did not happen) and the row's current one. */
   const compared = (written: { _: { alias: string } }) =>
     sql`(select (select "revision" from ${sql.identifier(written._.alias)}) as "revision",
@@ -168,7 +162,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .values({ prefix, key, value: sql.placeholder("value"), createdAt: now, updatedAt: now })
         .onConflictDoUpdate(onConflictUpdate)
         .prepare(named("set")),
-    remove: () => db.delete(workflowStore).where(thisRowLocked).prepare(named("remove")),
+    remove: () => db.delete(workflowStore).where(thisRow).prepare(named("remove")),
     has: () =>
       db
         .select({ found: sql<number>`1` })
@@ -243,9 +237,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     removeIf: () => {
       const written = db
         .$with("written")
-        .as(
-          db.delete(workflowStore).where(and(thisRowLocked, expected)).returning({ revision: workflowStore.revision }),
-        );
+        .as(db.delete(workflowStore).where(and(thisRow, expected)).returning({ revision: workflowStore.revision }));
       return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("remove_if"));
     },
     /** Each key's latest set and every remove of a prefix after a revision, in revision order. */
@@ -315,8 +307,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .set({ expiresAt: sql`clock_timestamp()` })
         .where(and(eq(leases.name, sql.placeholder("name")), eq(leases.token, sql.placeholder("token"))))
         .prepare(named("release_lease")),
-    removeMany: () => countDeleted(and(prefixLocked, inPrefix, anyKey), named("remove_many")),
-    removePrefix: () => countDeleted(and(prefixLocked, inPrefix), named("remove_prefix")),
+    removeMany: () => countDeleted(and(inPrefix, anyKey), named("remove_many")),
+    removePrefix: () => countDeleted(inPrefix, named("remove_prefix")),
     purgeAll: () => purge(olderThan, named("purge")),
     purgePrefix: () => purge(and(olderThan, inPrefix), named("purge_prefix")),
   });

@@ -23,7 +23,7 @@ import { eachKey, KeysetWalk, type Walk } from "./pages.js";
 import { pause } from "./pause.js";
 import { type PreparedQueries, prepareQueries, setRowsParameters } from "./queries.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
-import { translateError } from "./translate.js";
+import { isDeadlock, translateError } from "./translate.js";
 import type {
   CompareOptions,
   EntriesInput,
@@ -64,6 +64,26 @@ function conflict(site: ErrorSite, expected: number, current: number | null | un
       revision: current ?? undefined,
     },
   );
+}
+
+/** Times a statement outside a transaction is sent again after PostgreSQL failed it to break a deadlock. */
+const DEADLOCK_RETRIES = 3;
+
+/**
+ * Sends a statement outside a transaction, again when PostgreSQL failed it to break a deadlock:
+ * nothing of it took effect, and the other side has gone on meanwhile. Every writer takes a row
+ * before its prefix's lock (migration 0004), but a statement writing several rows holds the lock
+ * while it takes the next row, and a writer holding that row may wait for the lock.
+ * In a transaction the error stands: the transaction is over.
+ */
+async function retryDeadlocks<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (attempt > DEADLOCK_RETRIES || !isDeadlock(error)) throw error;
+    }
+  }
 }
 
 /** How long `close()` of a store that opened its own pool lets calls in flight finish before ending it. */
@@ -478,10 +498,12 @@ export class DrizzleStore implements Store {
     checkOpen(this.#closed, site.op, site.prefix, site.key);
     try {
       const batching = this.#batched?.batching;
-      const pending = this.#track(
-        batching === undefined ? query() : together !== undefined && batching.full ? together() : batching.run(query),
-      );
-      if (this.#transaction === undefined) return await pending;
+      const send = () =>
+        this.#track(
+          batching === undefined ? query() : together !== undefined && batching.full ? together() : batching.run(query),
+        );
+      if (this.#transaction === undefined) return await retryDeadlocks(send);
+      const pending = send();
       // A query sent as its connection drops may never be answered; the transaction's end settles it.
       const ended = this.#transaction.ended.then(() => {
         throw new StoreError("CONNECTION", site, "the transaction's connection was lost before the call finished");

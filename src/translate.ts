@@ -16,6 +16,7 @@ const INVALID_SCHEMA_NAME = "3F000";
 // What `statement_timeout` and `lock_timeout` end a statement with.
 const QUERY_CANCELED = "57014";
 const LOCK_NOT_AVAILABLE = "55P03";
+const DEADLOCK_DETECTED = "40P01";
 const INVALID_SQL_STATEMENT_NAME = "26000";
 const DUPLICATE_PREPARED_STATEMENT = "42P05";
 
@@ -146,6 +147,11 @@ function withoutData(error: unknown): unknown {
 export function sqlState(error: unknown): string | undefined {
   const code = driverError(error)?.code;
   return typeof code === "string" ? code : undefined;
+}
+
+/** PostgreSQL broke a deadlock by failing this statement (SQLSTATE 40P01); nothing of it took effect. */
+export function isDeadlock(error: unknown): boolean {
+  return sqlState(error) === DEADLOCK_DETECTED;
 }
 
 /** Whether an error is PostgreSQL's "permission denied" (42501). */

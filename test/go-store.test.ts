@@ -84,6 +84,53 @@ describe.skipIf(databaseUrl === null)(`a table shared with the original Go store
     }
   }
 
+  it("keeps this store's calls succeeding while the Go store deletes and writes the same keys", async () => {
+    const database = await fresh("gorace");
+    const { client } = database.connect();
+    await client.unsafe(GO_STORE_DDL);
+    const store = await createPostgresStore(database.url);
+    const gos = Array.from({ length: 4 }, () => goStore(database.url));
+    const prefix = "/run_context/";
+    const keys = ["a", "b", "c"];
+    const until = Date.now() + 3000;
+    let goFailures = 0;
+    try {
+      const ours = Array.from({ length: 8 }, async (_, worker) => {
+        let calls = 0;
+        for (let i = 0; Date.now() < until; i++) {
+          const key = keys[(worker + i) % keys.length] ?? "a";
+          if (i % 3 === 2) await store.remove(prefix, key);
+          else await store.set(prefix, key, Buffer.from(`ts ${worker} ${i}`));
+          calls++;
+        }
+        return calls;
+      });
+      const theirs = gos.map(async (go, worker) => {
+        for (let i = 0; Date.now() < until; i++) {
+          const key = keys[(worker + i) % keys.length] ?? "a";
+          // The Go store has no retry of its own: a deadlock PostgreSQL breaks fails its call.
+          await (i % 2 === 0 ? go.remove(prefix, key) : go.set(prefix, key, Buffer.from("go"))).catch(
+            (error: { code?: string }) => {
+              if (error.code !== "40P01") throw error;
+              goFailures++;
+            },
+          );
+        }
+      });
+      const calls = await Promise.all(ours);
+      await Promise.all(theirs);
+      expect(Math.min(...calls)).toBeGreaterThan(0);
+      // Every row's revision is the highest of its prefix's changes so far: none went backwards.
+      const [row] = await client`select count(*)::int as n from workflow_store where revision <= 0`;
+      expect(row?.n).toBe(0);
+      console.log(`Go store calls failed by a deadlock: ${goFailures}`);
+    } finally {
+      for (const go of gos) await go.close();
+      await store.close();
+      await database.drop();
+    }
+  });
+
   it("converts rows written before the migration as UTC: exact for this store's, off by the Go session's offset for the Go store's", async () => {
     const database = await fresh("gobefore");
     const { client } = database.connect();
