@@ -9,7 +9,19 @@ import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
 
 const BIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
-const COMMANDS = ["migrate", "status", "get", "set", "ls", "rm", "count", "purge", "stats", "guard-migrations"];
+const COMMANDS = [
+  "migrate",
+  "status",
+  "get",
+  "set",
+  "ls",
+  "rm",
+  "count",
+  "purge",
+  "watch",
+  "stats",
+  "guard-migrations",
+];
 const EXIT = { OK: 0, ERROR: 1, USAGE: 2, NOT_FOUND: 3, CONNECTION: 4 };
 const PASSWORD = "s3cret-pw";
 
@@ -265,6 +277,44 @@ for (const backend of backends) {
       expect(get.out).toBe("");
       expect(get.err).toMatch(/^workflow-store: no key "k"/);
     }, 60_000);
+
+    it("watch replays a prefix's changes after a revision, in revision order, and stops after --count", async () => {
+      const prefix = uniquePrefix("watch");
+      for (const key of ["a", "b"]) expectExit(await cli(shared, ["set", prefix, key, key]), EXIT.OK);
+      expectExit(await cli(shared, ["rm", prefix, "a"]), EXIT.OK);
+      const watched = await cli(shared, ["watch", prefix, "--from-revision", "0", "--count", "2", "--json"]);
+      expectExit(watched, EXIT.OK);
+      const lines = watched.out
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { revision: number; type: string; key: string });
+      // The set of a is replaced by its remove; b's set comes first, as its revision is lower.
+      expect(lines.map(({ type, key }) => [type, key])).toEqual([
+        ["set", "b"],
+        ["remove", "a"],
+      ]);
+      expect(lines[0]?.revision).toBeLessThan(lines[1]?.revision ?? 0);
+      const plain = await cli(shared, ["watch", prefix, "--from-revision", String(lines[0]?.revision), "--count", "1"]);
+      expect(plain.out).toBe(`${lines[1]?.revision}\tremove\ta\n`);
+      expectExit(await cli(shared, ["watch", prefix, "--from-revision", "-1"]), EXIT.USAGE);
+    }, 60_000);
+
+    it.skipIf(backend.open === openEmbedded)(
+      "watch prints changes other clients commit while it runs",
+      async () => {
+        const prefix = uniquePrefix("live");
+        expectExit(await cli(shared, ["set", prefix, "seed", "s"]), EXIT.OK);
+        const [seed] = await shared.query(`select revision::int as r from workflow_store where prefix = '${prefix}'`);
+        // From the seed's revision, so that changes made before it listens are replayed, not lost.
+        const watching = cli(shared, ["watch", prefix, "--from-revision", String(seed?.r), "--count", "2"]);
+        expectExit(await cli(shared, ["set", prefix, "k", "v"]), EXIT.OK);
+        expectExit(await cli(shared, ["rm", prefix, "seed"]), EXIT.OK);
+        const watched = await watching;
+        expectExit(watched, EXIT.OK);
+        expect(watched.out.replace(/^\d+\t/gm, "")).toBe("set\tk\nremove\tseed\n");
+      },
+      60_000,
+    );
 
     it("counts the keys of a prefix", async () => {
       const prefix = uniquePrefix("count");

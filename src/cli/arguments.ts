@@ -8,6 +8,14 @@ export function positiveInteger(value: string): number {
   return Number(value);
 }
 
+/** Parses a whole number of at least 0 (`--from-revision`); anything else is a usage error. */
+export function nonNegativeInteger(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError("expected a whole number of at least 0.");
+  }
+  return Number(value);
+}
+
 const UNIT_MILLISECONDS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
 
 const DURATION = /^(\d+)([dhms])$/;

@@ -10,6 +10,7 @@ import { registerRm } from "./commands/rm.js";
 import { registerSet } from "./commands/set.js";
 import { registerStats } from "./commands/stats.js";
 import { registerStatus } from "./commands/status.js";
+import { registerWatch } from "./commands/watch.js";
 import { CONNECTION_HELP, DEFAULT_DATA_DIR, DEFAULT_SCHEMA } from "./connection.js";
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode, exitCodeOf } from "./exit-codes.js";
 
@@ -23,6 +24,7 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerRm,
   registerCount,
   registerPurge,
+  registerWatch,
   registerStats,
   registerGuardMigrations,
 ];
@@ -38,7 +40,7 @@ function packageVersion(): string {
 /** The `workflow-store` command line, with every command and the options they all take. */
 export function buildProgram(): Command {
   const program = new Command("workflow-store")
-    .description("Inspect and maintain a drizzle-workflow-store database: migrations, keys, values, purges.")
+    .description("Inspect and maintain a drizzle-workflow-store database: migrations, keys, values, changes, purges.")
     .version(packageVersion())
     .option(
       "--url <url>",

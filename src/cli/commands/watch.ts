@@ -1,0 +1,49 @@
+import type { Command } from "commander";
+import { nonNegativeInteger, positiveInteger } from "../arguments.js";
+import { globalOptions, withStore } from "../connection.js";
+import { note, printLine } from "../output.js";
+
+/**
+ * `watch <prefix> [--from-revision N] [--count N] [--json]`: prints each change of the prefix as it
+ * commits, until interrupted (Ctrl-C ends it with exit 0) or after `--count` changes.
+ */
+export function registerWatch(program: Command): void {
+  program
+    .command("watch")
+    .description(
+      "print each change of a prefix's keys as it commits: revision, set or remove, and key, tab-separated, one per line, until Ctrl-C",
+    )
+    .argument("<prefix>", "the prefix")
+    .option(
+      "--from-revision <n>",
+      "first print the changes after this revision (each key's latest set, and every remove the change log holds)",
+      nonNegativeInteger,
+    )
+    .option("--count <n>", "stop after this many changes", positiveInteger)
+    .option("--json", "print one JSON object {revision, type, key} per line instead")
+    .action(
+      async (prefix: string, options: { fromRevision?: number; count?: number; json?: boolean }, command: Command) => {
+        const stop = new AbortController();
+        const interrupted = () => stop.abort();
+        process.once("SIGINT", interrupted);
+        process.once("SIGTERM", interrupted);
+        try {
+          await withStore(globalOptions(command), async (store) => {
+            const changes = store.watch(prefix, {
+              ...(options.fromRevision !== undefined && { fromRevision: options.fromRevision }),
+              signal: stop.signal,
+            });
+            let left = options.count ?? Number.POSITIVE_INFINITY;
+            if (options.count === undefined) note(`watching ${JSON.stringify(prefix)}; Ctrl-C stops`);
+            for await (const { revision, type, key } of changes) {
+              await printLine(options.json ? JSON.stringify({ revision, type, key }) : `${revision}\t${type}\t${key}`);
+              if (--left === 0) break;
+            }
+          });
+        } finally {
+          process.off("SIGINT", interrupted);
+          process.off("SIGTERM", interrupted);
+        }
+      },
+    );
+}
