@@ -5,9 +5,31 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import Keyv from "keyv";
 import pg from "pg";
 import postgres from "postgres";
-import { createEmbeddedStore, createPostgresStore, createStoreWithDb, type Store } from "../src/index.js";
+import {
+  createEmbeddedStore,
+  createPostgresStore,
+  createStoreWithDb,
+  DEFAULT_SCHEMA,
+  type Store,
+  StoreError,
+} from "../src/index.js";
+import { CHANGES_CHANNEL } from "../src/schema.js";
+import { Arrivals } from "./arrivals.js";
 import { type Home, keyvHome, storeHome } from "./seed.js";
-import { ALL_ENTRIES, ALL_KEYS, GET, GET_MANY, KEYS_AFTER, KEYS_FIRST, REMOVE, SET, type Statement } from "./sql.js";
+import {
+  ALL_ENTRIES,
+  ALL_KEYS,
+  COUNTER_CREATE,
+  COUNTER_LOCK,
+  COUNTER_UPDATE,
+  GET,
+  GET_MANY,
+  KEYS_AFTER,
+  KEYS_FIRST,
+  REMOVE,
+  SET,
+  type Statement,
+} from "./sql.js";
 
 /** Connections of every pool the bench opens: the size of the store's default pool. */
 const POOL_SIZE = 10;
@@ -27,6 +49,15 @@ export interface Path {
   keysPage?(prefix: string, after: string | undefined, limit: number): Promise<unknown>;
   getMany?(prefix: string, keys: string[]): Promise<unknown>;
   setMany?(prefix: string, entries: [string, Buffer][]): Promise<unknown>;
+  /**
+   * Adds one to the counter under `(prefix, key)` (its value is the count as decimal text; a
+   * missing row counts 0), as one of many callers at once; resolves with the count it wrote.
+   */
+  increment?(prefix: string, key: string): Promise<number>;
+  /** Writes the value, and resolves once the path's listener on the prefix has received the change. */
+  setAndSee?(prefix: string, key: string, value: Buffer): Promise<void>;
+  /** Stops what the path started for its operations (listeners, watches), before its family closes. */
+  close?(): Promise<void>;
 }
 
 /** The paths on one kind of database; the first is the floor of the others. */
@@ -38,7 +69,43 @@ export interface Family {
   close(): Promise<void>;
 }
 
+/** A counter's value: the count as decimal text. */
+function counterBytes(count: number): Buffer {
+  return Buffer.from(String(count));
+}
+
+function counterOf(value: Uint8Array | undefined): number {
+  if (value === undefined) throw new Error("the counter's row is missing after its insert");
+  return Number(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString());
+}
+
+/** Registers the wait for the change before the write starts, so that an early arrival is not missed. */
+async function writeAndSee(arrivals: Arrivals, prefix: string, key: string, write: () => Promise<unknown>) {
+  await Promise.all([arrivals.expect(prefix, key), write()]);
+}
+
+/** A notification of the triggers of migration 0004: `[schema, prefix, key, revision, "s" | "r"]`. */
+function arriveFromPayload(arrivals: Arrivals, payload: string): void {
+  const [schema, prefix, key, , type] = JSON.parse(payload) as [string, string, string, number, "s" | "r"];
+  if (schema === DEFAULT_SCHEMA && type === "s") arrivals.arrive(prefix, key);
+}
+
+/**
+ * The store's paths. `increment` is optimistic: `getWithRevision`, then `setIf` at that revision,
+ * again from the read on `CONFLICT`. `setAndSee` keeps one watch per prefix running from its first
+ * call until `close`.
+ */
 function storePath(name: string, store: Store, home: Home): Path {
+  const arrivals = new Arrivals();
+  const watching = new AbortController();
+  const watches = new Map<string, Promise<void>>();
+  const watch = async (prefix: string) => {
+    // From revision 0, not from now: a write that commits before the watch listens is read back
+    // from the table rather than missed. The bench's prefixes are new, so that is nothing.
+    for await (const event of store.watch(prefix, { fromRevision: 0, signal: watching.signal })) {
+      if (event.type === "set") arrivals.arrive(prefix, event.key);
+    }
+  };
   return {
     name,
     home,
@@ -58,6 +125,31 @@ function storePath(name: string, store: Store, home: Home): Path {
     },
     getMany: (prefix, keys) => store.getMany(prefix, keys),
     setMany: (prefix, entries) => store.setMany(prefix, entries),
+    async increment(prefix, key) {
+      for (;;) {
+        const current = await store.getWithRevision(prefix, key);
+        const count = (current === null ? 0 : counterOf(current.value)) + 1;
+        try {
+          await store.setIf(prefix, key, counterBytes(count), { revision: current?.revision ?? 0 });
+          return count;
+        } catch (error) {
+          if (!(error instanceof StoreError && error.code === "CONFLICT")) throw error;
+        }
+      }
+    },
+    setAndSee(prefix, key, value) {
+      if (!watches.has(prefix)) {
+        watches.set(
+          prefix,
+          watch(prefix).catch((error: unknown) => arrivals.fail(error)),
+        );
+      }
+      return writeAndSee(arrivals, prefix, key, () => store.set(prefix, key, value));
+    },
+    async close() {
+      watching.abort();
+      await Promise.all(watches.values());
+    },
   };
 }
 
@@ -77,11 +169,17 @@ function goPatternPath(name: string, store: Store, home: Home): Family["goPatter
   };
 }
 
-/** The same SQL as the store, straight through postgres.js (prepared, as the store's are). */
+/**
+ * The same SQL as the store, straight through postgres.js (prepared, as the store's are).
+ * `increment` is pessimistic: one transaction that locks the counter's row; `setAndSee` listens
+ * on the triggers' channel on a connection of its own (postgres.js opens one for `listen`).
+ */
 function rawPostgresPath(sql: postgres.Sql, home: Home): Path {
   const query = (text: string, params: unknown[]) => sql.unsafe(text, params as never[], { prepare: true });
   const run = (statement: Statement, values: Record<string, unknown>) =>
     query(statement.text, statement.params(values));
+  const arrivals = new Arrivals();
+  let listening: Promise<postgres.ListenMeta> | undefined;
   return {
     name: "raw postgres.js",
     home,
@@ -104,13 +202,33 @@ function rawPostgresPath(sql: postgres.Sql, home: Home): Path {
           await tx.unsafe(SET.text, SET.params({ prefix, key, value }) as never[], { prepare: true });
         }
       }),
+    increment: (prefix, key) =>
+      sql.begin(async (tx) => {
+        const inTx = (text: string, params: unknown[]) => tx.unsafe(text, params as never[], { prepare: true });
+        await inTx(COUNTER_CREATE, [prefix, key, counterBytes(0)]);
+        const [row] = await inTx(COUNTER_LOCK, [prefix, key]);
+        const count = counterOf(row?.value as Buffer | undefined) + 1;
+        await inTx(COUNTER_UPDATE, [prefix, key, counterBytes(count)]);
+        return count;
+      }),
+    async setAndSee(prefix, key, value) {
+      listening ??= sql.listen(CHANGES_CHANNEL, (payload) => arriveFromPayload(arrivals, payload));
+      await listening;
+      await writeAndSee(arrivals, prefix, key, () => run(SET, { prefix, key, value }));
+    },
+    async close() {
+      // A listen that failed failed the workload already; closing goes on.
+      await (await listening?.catch(() => undefined))?.unlisten();
+    },
   };
 }
 
-/** The same SQL as the store, straight through PGlite's `query`. */
+/** The same SQL as the store, straight through PGlite's `query`; `increment` and `setAndSee` as on the server. */
 function rawPglitePath(client: PGlite, home: Home): Path {
   const run = (statement: Statement, values: Record<string, unknown>) =>
     client.query(statement.text, statement.params(values));
+  const arrivals = new Arrivals();
+  let listening: Promise<() => Promise<void>> | undefined;
   return {
     name: "raw PGlite",
     home,
@@ -130,6 +248,22 @@ function rawPglitePath(client: PGlite, home: Home): Path {
       client.transaction(async (tx) => {
         for (const [key, value] of entries) await tx.query(SET.text, SET.params({ prefix, key, value }));
       }),
+    increment: (prefix, key) =>
+      client.transaction(async (tx) => {
+        await tx.query(COUNTER_CREATE, [prefix, key, counterBytes(0)]);
+        const [row] = (await tx.query<{ value: Uint8Array }>(COUNTER_LOCK, [prefix, key])).rows;
+        const count = counterOf(row?.value) + 1;
+        await tx.query(COUNTER_UPDATE, [prefix, key, counterBytes(count)]);
+        return count;
+      }),
+    async setAndSee(prefix, key, value) {
+      listening ??= client.listen(CHANGES_CHANNEL, (payload) => arriveFromPayload(arrivals, payload));
+      await listening;
+      await writeAndSee(arrivals, prefix, key, () => run(SET, { prefix, key, value }));
+    },
+    async close() {
+      await (await listening?.catch(() => undefined))?.();
+    },
   };
 }
 
@@ -155,16 +289,18 @@ export async function openServer(url: string): Promise<Family> {
     throw error;
   });
   const home = storeHome(viaPostgresJs, () => raw`analyze workflow_store`);
+  const paths = [
+    rawPostgresPath(raw, home),
+    storePath("store · postgres.js", viaPostgresJs, home),
+    storePath("store · node-postgres", viaNodePostgres, home),
+    keyvPath(keyv),
+  ];
   return {
     name: "PostgreSQL",
-    paths: [
-      rawPostgresPath(raw, home),
-      storePath("store · postgres.js", viaPostgresJs, home),
-      storePath("store · node-postgres", viaNodePostgres, home),
-      keyvPath(keyv),
-    ],
+    paths,
     goPattern: goPatternPath("Go pattern: list + get · postgres.js", viaPostgresJs, home),
     async close() {
+      await Promise.all(paths.map((path) => path.close?.()));
       await Promise.all([viaPostgresJs.close(), viaNodePostgres.close(), keyv.disconnect()]);
       await Promise.all([pool.end(), raw.end()]);
     },
@@ -194,7 +330,14 @@ export async function openRawPglite(): Promise<Opened> {
   const client = await PGlite.create();
   const seeder = await createStoreWithDb(drizzlePglite({ client }));
   const home = storeHome(seeder, () => client.exec("analyze workflow_store"));
-  return { path: rawPglitePath(client, home), close: () => client.close() };
+  const path = rawPglitePath(client, home);
+  return {
+    path,
+    async close() {
+      await path.close?.();
+      await client.close();
+    },
+  };
 }
 
 /** The embedded store, with its own data. */
@@ -202,10 +345,14 @@ export async function openEmbeddedStore(): Promise<Opened & { goPattern: Family[
   const store = await createEmbeddedStore();
   // The embedded store analyzes its tables itself as they grow.
   const home = storeHome(store, async () => {});
+  const path = storePath("embedded store", store, home);
   return {
-    path: storePath("embedded store", store, home),
+    path,
     goPattern: goPatternPath("Go pattern: list + get · embedded", store, home),
-    close: () => store.close(),
+    async close() {
+      await path.close?.();
+      await store.close();
+    },
   };
 }
 

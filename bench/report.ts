@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import os from "node:os";
+import { CAS_CALLERS } from "./coordination.js";
 import type { Result, Row, Workload } from "./measure.js";
 import type { Sizes } from "./sizes.js";
 
@@ -124,6 +125,14 @@ How to read it:
   for \`keys\`/\`entries\` walks, one query returning the whole prefix \`order by key collate "C"\`;
   for \`setMany\`, one insert per key in one transaction. Embedded floor: raw PGlite \`query\` with
   the same SQL, on a PGlite of its own.
+- Compare-and-set increment: ${sizes.casIncrements} increments of one counter key by ${CAS_CALLERS} callers at once (the
+  counter's first, which creates the row, before the run). The stores are optimistic
+  (\`getWithRevision\`, \`setIf\` at that revision, again on \`CONFLICT\`); the floors are pessimistic,
+  one transaction per increment (insert the row if missing, \`select … for update\`, \`update\`),
+  through raw postgres.js or raw PGlite. Each run checks that every increment counted once.
+- Watch: one writer sets a new key, timed until the listener receives its change, one change at a
+  time. The stores \`set\` and \`watch\` the prefix; the floors write with the store's SQL and \`listen\`
+  on the channel the triggers notify (raw postgres.js on a connection of its own, raw PGlite).
 - The server is \`analyze\`d after each seeding, for every path alike. So is the raw PGlite; the
   embedded store is left to take its statistics itself (its own automatic \`analyze\`), as for an
   app, so its rows show what an app gets, stale statistics included.

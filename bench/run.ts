@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { coordinationWorkloads } from "./coordination.js";
 import { type BenchDatabase, createBenchDatabase } from "./database.js";
 import { measure, type Result, type Workload } from "./measure.js";
 import { type Family, openEmbedded, openServer } from "./paths.js";
@@ -42,7 +43,10 @@ try {
   const server = database === undefined ? undefined : await openServer(database.url);
   if (server !== undefined) families.push(server);
   families.push(await openEmbedded());
-  const workloads = families.flatMap((family) => familyWorkloads(family, sizes));
+  const workloads = families.flatMap((family) => [
+    ...familyWorkloads(family, sizes),
+    ...coordinationWorkloads(family, sizes),
+  ]);
   const inProcesses = processWorkloads(sizes, database?.url);
   const total = workloads.length + inProcesses.length;
   const run = async (workload: Workload) => {

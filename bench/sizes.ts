@@ -25,6 +25,10 @@ export interface Sizes {
   pagesPerRun: number;
   /** Rows `entries` walks while the resident set size is watched. */
   memoryRows: number;
+  /** Increments of the one counter key per run of the compare-and-set workload, by all its callers together. */
+  casIncrements: number;
+  /** Changes per run of the watch workload, each set and awaited before the next. */
+  watchChanges: number;
 }
 
 /** The sizes BENCHMARKS.md reports; about 8 minutes on two cores. */
@@ -43,6 +47,8 @@ export const FULL: Sizes = {
   pageLimit: 1000,
   pagesPerRun: 50,
   memoryRows: 200_000,
+  casIncrements: 400,
+  watchChanges: 200,
 };
 
 /** Everything small, so that CI runs the whole bench in seconds and it cannot rot. */
@@ -61,4 +67,6 @@ export const TINY: Sizes = {
   pageLimit: 100,
   pagesPerRun: 5,
   memoryRows: 2000,
+  casIncrements: 40,
+  watchChanges: 20,
 };

@@ -1,6 +1,7 @@
 /**
  * The statements the raw paths send: the store's own, taken from `src/queries.ts` as Drizzle
- * writes them (so they cannot drift from the store's), and the one-query floors of the walks.
+ * writes them (so they cannot drift from the store's), the one-query floors of the walks, and the
+ * pessimistic read-modify-write of a counter.
  */
 import { fillPlaceholders } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -36,3 +37,18 @@ export const ALL_KEYS = `select "key" from "workflow_store" where "prefix" = $1 
 /** $1 prefix: the floor of an `entries` walk, every row in one query. */
 export const ALL_ENTRIES = `select "key", "value", "created_at", "updated_at" from "workflow_store"
   where "prefix" = $1 and "value" is not null order by "key" collate "C"`;
+
+/**
+ * $1 prefix, $2 key, $3 value: a counter's row with its first value, unless it has one. The first
+ * statement of the pessimistic increment, the floor of compare-and-set; the trigger of migration
+ * 0004 gives the row its revision, as it does to every write.
+ */
+export const COUNTER_CREATE = `insert into "workflow_store" ("prefix", "key", "value", "created_at", "updated_at")
+  values ($1, $2, $3, now(), now()) on conflict do nothing`;
+
+/** $1 prefix, $2 key: the counter's value, its row locked until the transaction ends. */
+export const COUNTER_LOCK = `select "value" from "workflow_store" where "prefix" = $1 and "key" collate "C" = $2 for update`;
+
+/** $1 prefix, $2 key, $3 value: the counter's new value. */
+export const COUNTER_UPDATE = `update "workflow_store" set "value" = $3, "updated_at" = now()
+  where "prefix" = $1 and "key" collate "C" = $2`;

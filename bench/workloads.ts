@@ -10,7 +10,7 @@ const MANY = "/bench/many";
 export const MEMORY_PREFIX = `${WALK}/memory`;
 
 /** A path's name as a prefix segment, so that each path writes keys of its own. */
-function slug(path: Path): string {
+export function slug(path: Path): string {
   return path.name.replace(/[^a-z0-9]+/gi, "-");
 }
 
@@ -23,7 +23,7 @@ function count(n: number): string {
 }
 
 /** The run's own prefix for writes: the warm-up run is -1. */
-function runPrefix(base: string, path: Path, run: number): string {
+export function runPrefix(base: string, path: Path, run: number): string {
   return `${base}/${slug(path)}/${run < 0 ? "warmup" : run}`;
 }
 
@@ -31,7 +31,7 @@ function runPrefix(base: string, path: Path, run: number): string {
  * A workload over the family's paths that can do `op` (the floor always can). `contender` gives
  * each path's setup and run.
  */
-function over(
+export function over(
   family: Family,
   op: keyof Path,
   workload: Omit<Workload, "contenders">,
