@@ -19,7 +19,7 @@ export class MemoryChanges {
   readonly #retentionMs: number;
   #compacted = 0;
   readonly #removes: (MemoryChange & { at: number })[] = [];
-  readonly #watches = new Set<{ prefix: string; onChange: (event: WatchEvent) => void }>();
+  readonly #watches = new Set<{ prefix: string; onChange: (event: WatchEvent) => void; onGap: () => void }>();
   /** The transaction writing, and what ends it: writers of other transactions and outside wait for it. */
   #writer: { owner: object; done: Promise<void> } | undefined;
 
@@ -70,16 +70,21 @@ export class MemoryChanges {
 
   /** The change source of watches, over the rows `latest` reads: each key of a prefix with its revision. */
   source(latest: (prefix: string) => Iterable<{ key: string; revision: number }>, closed: () => boolean): ChangeSource {
+    const checkOpen = (prefix: string) => {
+      if (closed()) throw new StoreError("CLOSED", { op: "watch", prefix }, "the store is closed");
+    };
     return {
-      subscribe: async (prefix, onChange) => {
-        if (closed()) throw new StoreError("CLOSED", { op: "watch", prefix }, "the store is closed");
-        const watch = { prefix, onChange };
+      subscribe: async (prefix, onChange, onGap) => {
+        checkOpen(prefix);
+        const watch = { prefix, onChange, onGap };
         this.#watches.add(watch);
         return () => {
           this.#watches.delete(watch);
         };
       },
       changesAfter: async (prefix, after, limit) => {
+        // A watch reads storage after its store closed when told so (see clear): it ends with CLOSED.
+        checkOpen(prefix);
         const found: WatchEvent[] = [];
         for (const { key, revision } of latest(prefix)) {
           if (revision > after) found.push({ type: "set", key, revision });
@@ -101,8 +106,10 @@ export class MemoryChanges {
     };
   }
 
-  /** Closes every watch's delivery: the store closed. */
+  /** Closes every watch's delivery: the store closed. Each watch is told, and ends with `CLOSED` when it reads storage. */
   clear(): void {
+    const watches = [...this.#watches];
     this.#watches.clear();
+    for (const watch of watches) watch.onGap();
   }
 }

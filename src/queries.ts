@@ -267,6 +267,19 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         })
         .from(sql`(select 1) as "one"`)
         .prepare(named("latest_revision")),
+    /** The schema the statements' table is in, as the triggers' notifications name it. */
+    tableSchema: () =>
+      db
+        .select({
+          schema: sql<string>`(select n.nspname from pg_catalog.pg_class c
+            join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = ${sql.raw(
+              schema === DEFAULT_SCHEMA
+                ? `to_regclass('"workflow_store"')`
+                : `to_regclass(format('%I.%I', ${quoteLiteral(schema)}, 'workflow_store'))`,
+            )})`,
+        })
+        .from(sql`(select 1) as "one"`)
+        .prepare(named("table_schema")),
     compactedRevision: () =>
       db.select({ revision: compaction.revision }).from(compaction).prepare(named("compacted_revision")),
     /**
@@ -338,6 +351,11 @@ export function setRowsParameters(prefixes: readonly string[], keys: readonly st
     lengths,
     values: Buffer.concat(order.map((i) => values[i] ?? Buffer.alloc(0))).toString("base64"),
   };
+}
+
+/** A string as an SQL literal. */
+function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
 }
 
 function compare(a: string, b: string): number {

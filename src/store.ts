@@ -149,7 +149,7 @@ export class DrizzleStore implements Store {
   /** Set on the stores a transaction hands its work. */
   #transaction: TransactionState | undefined;
   /** The one listening connection of the store (and of its transactions' stores), opened by the first watch. */
-  #notifications: { current: Notifications | undefined };
+  #notifications: { current: Notifications | undefined; schema?: Promise<string> };
   /** The driver's client under the database, which watches listen on. */
   #client: unknown;
 
@@ -429,10 +429,22 @@ export class DrizzleStore implements Store {
   #changeSource(): ChangeSource {
     const q = this.#queries;
     return {
-      subscribe: (prefix, onChange, onGap) => {
+      subscribe: async (prefix, onChange, onGap) => {
         checkOpen(this.#closed, "watch", prefix);
         this.#notifications.current ??= notificationsOf(this.#client, { op: "watch", prefix });
-        return this.#notifications.current.subscribe(this.#options.schema, prefix, onChange, onGap);
+        const notifications = this.#notifications.current;
+        // Notifications name the schema the table is in, which for the default layout is wherever
+        // the search_path finds it.
+        const shared = this.#notifications;
+        shared.schema ??= this.#run({ op: "watch", prefix }, async () => {
+          const [row] = await q.tableSchema.execute();
+          return row?.schema ?? this.#options.schema;
+        }).catch((error: unknown) => {
+          // A failed lookup is tried again by the next watch.
+          shared.schema = undefined;
+          throw error;
+        });
+        return notifications.subscribe(await shared.schema, prefix, onChange, onGap);
       },
       changesAfter: (prefix, after, limit) =>
         this.#run({ op: "watch", prefix }, () => q.changesAfter.execute({ prefix, after, limit })),

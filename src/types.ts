@@ -153,7 +153,8 @@ export interface Store {
    * The changes of keys of exactly this prefix, in revision order, from when the watch starts (or
    * after `fromRevision`) until `signal` aborts or the loop breaks. Resuming delivers each key's
    * latest set and every remove after `fromRevision`, then live changes, missing and repeating none;
-   * a `fromRevision` older than the change log's retention rejects with `COMPACTED`.
+   * a `fromRevision` older than the change log's retention rejects with `COMPACTED`. The store
+   * closing rejects it with `CLOSED`. Changes wait in memory until read.
    */
   watch(prefix: string, options?: WatchOptions): AsyncIterableIterator<WatchEvent>;
   /**

@@ -1,0 +1,349 @@
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
+import pg from "pg";
+import postgres from "postgres";
+import { describe, expect, it } from "vitest";
+import {
+  createPostgresStore,
+  createStoreWithDb,
+  MemoryStore,
+  migrate,
+  type Store,
+  StoreError,
+  type WatchEvent,
+} from "../src/index.js";
+import { expectStoreError, freshPrefix } from "../src/testing/helpers.js";
+import { liveWatch, markRevision, watchReader } from "../src/testing/watch-cases.js";
+import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+
+const bytes = (text: string) => Buffer.from(text);
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it holds, for up to `waitMs`. */
+async function eventually(check: () => Promise<boolean>, what: string, waitMs = 5000): Promise<void> {
+  const until = Date.now() + waitMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`${what}: not within ${waitMs} ms`);
+    await pause(20);
+  }
+}
+
+describe("watch on the memory store", () => {
+  it("rejects a resume from before a remove its retention dropped with COMPACTED", async () => {
+    const store = new MemoryStore({ changeRetentionMs: 0 });
+    const prefix = freshPrefix();
+    const from = await markRevision(store, prefix, "doomed");
+    await store.remove(prefix, "doomed");
+    // A remove kept for no time is dropped by the next commit a millisecond or more later.
+    await pause(5);
+    await store.set(freshPrefix(), "other", bytes("x"));
+    const error = await expectStoreError(store.watch(prefix, { fromRevision: from }).next(), "COMPACTED");
+    expect(error.revision).toBeGreaterThan(from);
+    const reader = watchReader(store.watch(prefix, { fromRevision: error.revision ?? 0 }));
+    const revision = await store.setIf(prefix, "after", bytes("1"), { revision: 0 });
+    expect(await reader.take(1)).toEqual([{ type: "set", key: "after", revision }]);
+    await reader.iterator.return?.();
+  });
+
+  it("delivers what a transaction wrote when it commits, not before", async () => {
+    const store = new MemoryStore();
+    const prefix = freshPrefix();
+    const reader = await liveWatch(store, prefix);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const running = store.transaction(async (tx) => {
+      await tx.set(prefix, "inside", bytes("1"));
+      await held;
+    });
+    expect(await reader.idle(30)).toBe(true);
+    release();
+    await running;
+    expect((await reader.take(1)).map((event) => event.key)).toEqual(["inside"]);
+    await reader.iterator.return?.();
+  });
+});
+
+/** One way of opening a store on a server's database, and what ends what it opened beside the store. */
+interface Variant {
+  name: string;
+  open(url: string): Promise<{ store: Store; end: () => Promise<unknown> }>;
+}
+
+const variants: Variant[] = [
+  {
+    name: "createPostgresStore",
+    open: async (url) => ({ store: await createPostgresStore(url), end: async () => {} }),
+  },
+  {
+    name: "node-postgres pool (createStoreWithDb)",
+    open: async (url) => {
+      const pool = new pg.Pool({ connectionString: url, max: 4 });
+      return { store: await createStoreWithDb(drizzlePg({ client: pool })), end: () => pool.end() };
+    },
+  },
+  {
+    name: "postgres.js (createStoreWithDb)",
+    open: async (url) => {
+      const client = postgres(url, { max: 4, onnotice: () => {} });
+      return { store: await createStoreWithDb(drizzlePostgresJs({ client })), end: () => client.end() };
+    },
+  },
+];
+
+/** The backends of the database listening on the store's channel, as the server reports them. */
+function listeners(client: postgres.Sql) {
+  return async () =>
+    (
+      await client<{ pid: number }[]>`select pid from pg_stat_activity
+        where datname = current_database() and pid <> pg_backend_pid() and query ~* '^\\s*listen\\M'`
+    ).map((row) => row.pid);
+}
+
+describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => {
+  const fresh = freshDatabasePerTest();
+
+  for (const variant of variants) {
+    describe(variant.name, () => {
+      it("holds one listening connection for the store, however many watches, and lets it go after the last", async () => {
+        const database = await fresh("watch_one");
+        const { client: checker } = database.connect();
+        const { store, end } = await variant.open(database.url);
+        try {
+          const prefixes = [freshPrefix(), freshPrefix(), freshPrefix()];
+          const readers = await Promise.all([...prefixes, prefixes[0] as string].map((p) => liveWatch(store, p)));
+          expect(await listeners(checker)()).toHaveLength(1);
+          // Each watch gets its own prefix's changes only.
+          const revisions = await Promise.all(prefixes.map((p) => store.setIf(p, "k", bytes("1"), { revision: 0 })));
+          for (const [i, reader] of readers.entries()) {
+            // The first watch of a prefix sees the marks the other's start wrote too.
+            const events = await reader.until((event) => event.key === "k");
+            expect(events.at(-1)).toEqual({ type: "set", key: "k", revision: revisions[i % 3] });
+          }
+          for (const reader of readers) await reader.iterator.return?.();
+          await eventually(async () => (await listeners(checker)()).length === 0, "the listening ended");
+          // The next watch listens again.
+          const again = await liveWatch(store, freshPrefix());
+          expect(await listeners(checker)()).toHaveLength(1);
+          await again.iterator.return?.();
+        } finally {
+          await store.close();
+          await end();
+        }
+      });
+
+      it("listens again by itself when the listening connection is lost, delivering what changed meanwhile once", async () => {
+        const database = await fresh("watch_lost");
+        const { client: checker } = database.connect();
+        const { client: writer } = database.connect();
+        await writer`select 1`;
+        const admin = postgres(databaseUrl as string, { max: 1, onnotice: () => {} });
+        const name = new URL(database.url).pathname.slice(1);
+        const { store, end } = await variant.open(database.url);
+        try {
+          const prefix = freshPrefix();
+          const reader = await liveWatch(store, prefix);
+          const [before] = await listeners(checker)();
+          await store.set(prefix, "a", bytes("1"));
+          await store.set(prefix, "b", bytes("1"));
+          // While nobody can connect, the listening connection is killed and the prefix changes.
+          await admin.unsafe(`alter database "${name}" allow_connections false`);
+          await checker`select pg_terminate_backend(${before as number})`;
+          await eventually(async () => !(await listeners(checker)()).includes(before as number), "the kill");
+          const go = (sql: string, params: string[]) => writer.unsafe(sql, params);
+          await go("update workflow_store set value = 'x' where prefix = $1 and key = $2", [prefix, "a"]);
+          await go("delete from workflow_store where prefix = $1 and key = $2", [prefix, "b"]);
+          await go("insert into workflow_store (prefix, key, value) values ($1, $2, 'y')", [prefix, "c"]);
+          // Reconnecting fails meanwhile, once or more.
+          await pause(150);
+          await admin.unsafe(`alter database "${name}" allow_connections true`);
+          const end1 = await markRevision(store, prefix, "~end");
+          const events = await reader.until((event) => event.revision === end1);
+          const a = await store.getWithRevision(prefix, "a");
+          const c = await store.getWithRevision(prefix, "c");
+          expect(events.map(({ type, key }) => `${type} ${key}`)).toEqual([
+            "set a",
+            "set b",
+            "set a",
+            "remove b",
+            "set c",
+            "set ~end",
+          ]);
+          expect(events[2]?.revision).toBe(a?.revision);
+          expect(events[4]?.revision).toBe(c?.revision);
+          expect(events.every((event, i) => i === 0 || event.revision > (events[i - 1] as WatchEvent).revision)).toBe(
+            true,
+          );
+          const after = await listeners(checker)();
+          expect(after).toHaveLength(1);
+          expect(after).not.toContain(before);
+          // And it stays live.
+          const d = await store.setIf(prefix, "d", bytes("1"), { revision: 0 });
+          expect(await reader.take(1)).toEqual([{ type: "set", key: "d", revision: d }]);
+          await reader.iterator.return?.();
+        } finally {
+          await admin.unsafe(`alter database "${name}" allow_connections true`);
+          await admin.end();
+          await store.close();
+          await end();
+        }
+      });
+
+      it("ends its watches with CLOSED when the store closes, and lets the listening connection go", async () => {
+        const database = await fresh("watch_close");
+        const { client: checker } = database.connect();
+        const { store, end } = await variant.open(database.url);
+        try {
+          const reader = await liveWatch(store, freshPrefix());
+          const other = await liveWatch(store, freshPrefix());
+          expect(await listeners(checker)()).toHaveLength(1);
+          const waiting = Promise.all([
+            expectStoreError(reader.next(), "CLOSED"),
+            expectStoreError(other.next(), "CLOSED"),
+          ]);
+          await store.close();
+          await waiting;
+          await eventually(async () => (await listeners(checker)()).length === 0, "the listening ended");
+          await expectStoreError(store.watch(freshPrefix()).next(), "CLOSED");
+        } finally {
+          await store.close();
+          await end();
+        }
+      });
+    });
+  }
+
+  it("on a single node-postgres client: listens on it, and ends with an error when its connection is lost", async () => {
+    const database = await fresh("watch_client");
+    const { client: checker } = database.connect();
+    const client = new pg.Client({ connectionString: database.url });
+    client.on("error", () => {});
+    await client.connect();
+    const store = await createStoreWithDb(drizzlePg({ client }));
+    try {
+      const prefix = freshPrefix();
+      const reader = await liveWatch(store, prefix);
+      const revision = await store.setIf(prefix, "k", bytes("1"), { revision: 0 });
+      expect(await reader.take(1)).toEqual([{ type: "set", key: "k", revision }]);
+      const failed = reader.next().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      // The app's one connection is the listening one: without it, the watch cannot go on.
+      const pid = (client as unknown as { processID: number }).processID;
+      await checker`select pg_terminate_backend(${pid})`;
+      // node-postgres's error then has no code: QUERY, not CONNECTION.
+      expect(await failed).toBeInstanceOf(StoreError);
+      expect(await reader.next()).toEqual({ done: true, value: undefined });
+    } finally {
+      await store.close();
+      await client.end();
+    }
+  });
+
+  it("rejects a watch on a store over a transaction with CONFIG: it has no connection to listen on", async () => {
+    const database = await fresh("watch_tx");
+    const { db } = database.connect();
+    await migrate(db);
+    await db
+      .transaction(async (tx) => {
+        const store = await createStoreWithDb(tx, { autoMigrate: false });
+        const error = await expectStoreError(store.watch(freshPrefix()).next(), "CONFIG");
+        expect(error.message).toContain("LISTEN");
+        throw new Error("roll back");
+      })
+      .catch(() => {});
+  });
+
+  it("delivers the original Go store's own writes", async () => {
+    const database = await fresh("watch_go");
+    const { client: go } = database.connect();
+    const store = await createPostgresStore(database.url);
+    try {
+      const prefix = freshPrefix();
+      const reader = await liveWatch(store, prefix);
+      const set = (key: string, value: string) =>
+        go.unsafe(
+          "INSERT INTO workflow_store (prefix, key, value, updated_at) VALUES ($1, $2, $3, CURRENT_TIMESTAMP) ON CONFLICT (prefix, key) DO UPDATE SET value = EXCLUDED.value, updated_at = CURRENT_TIMESTAMP",
+          [prefix, key, bytes(value)],
+        );
+      await set("k", "1");
+      const first = await store.getWithRevision(prefix, "k");
+      await set("k", "2");
+      const second = await store.getWithRevision(prefix, "k");
+      await go.unsafe("DELETE FROM workflow_store WHERE prefix = $1 AND key = $2", [prefix, "k"]);
+      const events = await reader.take(3);
+      expect(events.slice(0, 2)).toEqual([
+        { type: "set", key: "k", revision: first?.revision },
+        { type: "set", key: "k", revision: second?.revision },
+      ]);
+      expect(events[2]).toMatchObject({ type: "remove", key: "k" });
+      expect(events[2]?.revision).toBeGreaterThan(second?.revision ?? 0);
+      await reader.iterator.return?.();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("delivers the changes of a table the search_path puts outside public", async () => {
+    const database = await fresh("watch_path");
+    const { client } = database.connect();
+    const name = new URL(database.url).pathname.slice(1);
+    await client.unsafe(`create schema app; alter database "${name}" set search_path to app`);
+    const store = await createPostgresStore(database.url);
+    try {
+      const [found] = await client.unsafe("select to_regclass('app.workflow_store') is not null as there");
+      expect(found?.there).toBe(true);
+      const prefix = freshPrefix();
+      const reader = await liveWatch(store, prefix);
+      const revision = await store.setIf(prefix, "k", bytes("v"), { revision: 0 });
+      expect(await reader.take(1)).toEqual([{ type: "set", key: "k", revision }]);
+      await reader.iterator.return?.();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("rejects a resume from before what the change log dropped with COMPACTED", async () => {
+    const database = await fresh("watch_compacted");
+    const { client: operator } = database.connect();
+    const store = await createPostgresStore(database.url);
+    try {
+      const prefix = freshPrefix();
+      const from = await markRevision(store, prefix, "doomed");
+      await store.remove(prefix, "doomed");
+      const early = store.watch(prefix, { fromRevision: from });
+      expect(await early.next()).toMatchObject({ value: { type: "remove", key: "doomed" } });
+      await early.return?.();
+      // An operator's session with a retention of no time: its next delete drops the removes before it.
+      await operator`set workflow_store.change_retention = '0'`;
+      await pause(5);
+      await operator`delete from workflow_store where prefix = ${prefix} and key = 'never-there'`;
+      const error = await expectStoreError(store.watch(prefix, { fromRevision: from }).next(), "COMPACTED");
+      expect(error.message).toContain("list the prefix again");
+      const [row] = await operator<{ revision: string }[]>`select revision from workflow_store_compaction`;
+      expect(error.revision).toBe(Number(row?.revision));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("keeps the payload within NOTIFY's limit for the longest prefix and key", async () => {
+    const database = await fresh("watch_long");
+    const store = await createPostgresStore(database.url);
+    try {
+      // 255 characters of 4 UTF-8 bytes each, in both the prefix and the key.
+      const prefix = "😀".repeat(255);
+      const key = "𝄞".repeat(255);
+      const reader = await liveWatch(store, prefix);
+      const revision = await store.setIf(prefix, key, bytes("1"), { revision: 0 });
+      expect(await reader.take(1)).toEqual([{ type: "set", key, revision }]);
+      await store.remove(prefix, key);
+      expect(await reader.take(1)).toMatchObject([{ type: "remove", key }]);
+      await reader.iterator.return?.();
+    } finally {
+      await store.close();
+    }
+  });
+});
