@@ -37,20 +37,19 @@ INSERT INTO "workflow_store_compaction" ("id", "revision") VALUES (1, 0) ON CONF
 -- search_path of the migration, which is the table's schema.
 -- Writers of one prefix hold its advisory lock from their first write until they end, so the
 -- changes of a prefix commit in revision order and a watcher resuming after a revision misses none.
--- Each takes the row before the prefix's lock, as an UPDATE or DELETE does (their triggers fire on a
--- locked row): an insert first locks the row it may conflict with. In the other order, a DELETE of
--- a key and an upsert of it deadlocked.
+-- The store's own statements take the lock before they lock any row (an insert's trigger fires
+-- before the insert looks for a conflicting row); an UPDATE or DELETE of another client takes it
+-- after its row, which can deadlock with a writer of the same key, and PostgreSQL then fails one.
 CREATE OR REPLACE FUNCTION "workflow_store_revise"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path FROM CURRENT AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    PERFORM 1 FROM workflow_store WHERE prefix = NEW.prefix AND key = NEW.key FOR UPDATE;
-  END IF;
   PERFORM pg_advisory_xact_lock(2078994483, hashtext(NEW.prefix));
   NEW.revision := nextval('workflow_store_revision');
   RETURN NEW;
 END
 $$;--> statement-breakpoint
+-- Each inserted or updated row is notified after it, in the order of the statement's rows, which
+-- is the order of their revisions.
 CREATE OR REPLACE FUNCTION "workflow_store_notify_set"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path FROM CURRENT AS $$
 BEGIN
@@ -58,6 +57,7 @@ BEGIN
   RETURN NULL;
 END
 $$;--> statement-breakpoint
+-- Each removed row takes a revision under its prefix's lock, goes to the log and is notified.
 CREATE OR REPLACE FUNCTION "workflow_store_log_remove"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path FROM CURRENT AS $$
 DECLARE
@@ -71,9 +71,10 @@ BEGIN
 END
 $$;--> statement-breakpoint
 -- Once per deleting statement: drops removes older than the retention, one day unless the setting
--- workflow_store.change_retention (an interval, e.g. ALTER DATABASE … SET) says otherwise.
+-- workflow_store.change_retention (an interval, e.g. ALTER DATABASE … SET) says otherwise. The
+-- log's index on removed_at is used even if the plan was made when the log was empty.
 CREATE OR REPLACE FUNCTION "workflow_store_compact"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-SET search_path FROM CURRENT AS $$
+SET search_path FROM CURRENT SET enable_seqscan = off AS $$
 DECLARE
   dropped bigint;
 BEGIN

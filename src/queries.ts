@@ -9,12 +9,20 @@ const now = sql<Date>`now()`;
 const prefix = sql.placeholder("prefix");
 
 /**
- * The advisory lock class of a prefix's writers, as the triggers of migration 0004 take it: a
- * writer holds its prefix's lock from its first write until it ends, so that the prefix's changes
- * commit in revision order. Every writer takes a row before the prefix's lock (the triggers see to
- * it), so that none holds the lock while waiting for a row another holds while waiting for the lock.
+ * The advisory lock of a prefix's writers, as the triggers of migration 0004 take it: a writer holds
+ * it from its first write of the prefix until it ends, so that the prefix's changes commit in
+ * revision order. The store's statements take it before they lock any row of the prefix (an
+ * insert's trigger takes it before the insert looks for a conflicting row), so that none of them
+ * holds a row while waiting for the lock of another that waits for that row.
  */
-const PREFIX_LOCK_CLASS = 2078994483;
+const PREFIX_LOCK = sql.raw("2078994483");
+/** A one-time filter that takes the lock of one prefix, evaluated before the scan locks anything. */
+const lockPrefix = (name: unknown) =>
+  sql`(select pg_advisory_xact_lock(${PREFIX_LOCK}, hashtext(${name}::text))::text) is not null`;
+/** A one-time filter that takes the locks of several prefixes, in order. */
+const lockPrefixes = (names: SQL) =>
+  sql`(select count(pg_advisory_xact_lock(${PREFIX_LOCK}, hashtext(locked.p))::text)
+    from (select distinct p from ${names} as wanted(p) order by p) as locked) >= 0`;
 const key = sql.placeholder("key");
 const limit = sql.placeholder("limit");
 
@@ -66,6 +74,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // collation, the primary key and the byte-order index tied for a prefix the planner had no
   // statistics for, and it could pick the latter and filter the whole prefix for the key.
   const thisRow = and(inPrefix, sql`${keyInByteOrder} = ${key}`);
+  const prefixLocked = lockPrefix(prefix);
+  const thisRowLocked = and(prefixLocked, thisRow);
   // A NULL value (the original store can write one) reads as missing, as it does there.
   const hasValue = isNotNull(workflowStore.value);
   // Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
@@ -118,18 +128,13 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     return db.with(deleted).select({ count: count() }).from(deleted).prepare(name);
   };
   const purge = (where: SQL | undefined, name: string) => {
-    // A batch of old rows, skipping any a writer holds, so purge never waits on (or blocks) one:
-    // rows of a prefix whose lock another writer holds are skipped too. Purge takes the lock before
-    // the rows, unlike other writers; it never waits for either.
+    // Old rows, unlocked, name the prefixes to lock first; then a batch of them, skipping any a
+    // writer holds, so that purge never waits on a row (a row's age is checked again once locked).
+    const candidates = db.select({ prefix: workflowStore.prefix }).from(workflowStore).where(where).limit(limit);
     const batch = db
       .select({ prefix: workflowStore.prefix, key: workflowStore.key })
       .from(workflowStore)
-      .where(
-        and(
-          where,
-          sql`pg_try_advisory_xact_lock(${sql.raw(String(PREFIX_LOCK_CLASS))}, hashtext(${workflowStore.prefix}::text))`,
-        ),
-      )
+      .where(and(where, lockPrefixes(sql`(${candidates})`)))
       .limit(limit)
       .for("update", { skipLocked: true });
     return countDeleted(sql`(${workflowStore.prefix}, ${workflowStore.key}) in (${batch})`, name);
@@ -141,7 +146,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // (and made the compare fail) left behind.
   const current = db
     .$with("current")
-    .as(db.select({ revision: workflowStore.revision }).from(workflowStore).where(thisRow).for("update"));
+    .as(db.select({ revision: workflowStore.revision }).from(workflowStore).where(thisRowLocked).for("update"));
   /** One row: the revision the write took (null when it did not happen) and the row's current one. */
   const compared = (written: { _: { alias: string } }) =>
     sql`(select (select "revision" from ${sql.identifier(written._.alias)}) as "revision",
@@ -162,7 +167,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .values({ prefix, key, value: sql.placeholder("value"), createdAt: now, updatedAt: now })
         .onConflictDoUpdate(onConflictUpdate)
         .prepare(named("set")),
-    remove: () => db.delete(workflowStore).where(thisRow).prepare(named("remove")),
+    remove: () => db.delete(workflowStore).where(thisRowLocked).prepare(named("remove")),
     has: () =>
       db
         .select({ found: sql<number>`1` })
@@ -187,13 +192,16 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
      * postgres.js cannot send a bytea[], and PostgreSQL parses a text[] of large values slowly
      * (1,000 values of 64 KiB: 2.3 s as a text[], 1.1 s so). OFFSET 0 keeps the decoding to once
      * per statement in a generic plan too. The revision's 0 is a placeholder: the trigger of
-     * migration 0004 gives every row its own.
+     * migration 0004 gives every row its own. The rows' prefixes are locked first, in order (a
+     * one-time filter, evaluated before the first row is inserted), as every statement of the
+     * store takes them (see lockPrefix).
      */
     setRows: () =>
       upsert(
         sql`select p, k, substring(decoded.bytes from o for l), ${now}, ${now}, 0
             from (select decode(${sql.placeholder("values")}::text, 'base64') as bytes offset 0) as decoded,
-              unnest(${prefixes}::varchar[], ${keys}::varchar[], ${sql.placeholder("starts")}::int[], ${sql.placeholder("lengths")}::int[]) as batch(p, k, o, l)`,
+              unnest(${prefixes}::varchar[], ${keys}::varchar[], ${sql.placeholder("starts")}::int[], ${sql.placeholder("lengths")}::int[]) as batch(p, k, o, l)
+            where ${lockPrefixes(sql`unnest(${prefixes}::varchar[])`)}`,
       ).prepare(named("set_rows")),
     /** Values of any prefixes at once, for gets sent together. */
     getRows: () =>
@@ -229,7 +237,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         db
           .update(workflowStore)
           .set({ value: sql`${sql.placeholder("value")}`, updatedAt: now })
-          .where(and(thisRow, expected))
+          .where(and(thisRowLocked, expected))
           .returning({ revision: workflowStore.revision }),
       );
       return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("update_if"));
@@ -237,7 +245,9 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     removeIf: () => {
       const written = db
         .$with("written")
-        .as(db.delete(workflowStore).where(and(thisRow, expected)).returning({ revision: workflowStore.revision }));
+        .as(
+          db.delete(workflowStore).where(and(thisRowLocked, expected)).returning({ revision: workflowStore.revision }),
+        );
       return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("remove_if"));
     },
     /** Each key's latest set and every remove of a prefix after a revision, in revision order. */
@@ -320,8 +330,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .set({ expiresAt: sql`clock_timestamp()` })
         .where(and(eq(leases.name, sql.placeholder("name")), eq(leases.token, sql.placeholder("token"))))
         .prepare(named("release_lease")),
-    removeMany: () => countDeleted(and(inPrefix, anyKey), named("remove_many")),
-    removePrefix: () => countDeleted(inPrefix, named("remove_prefix")),
+    removeMany: () => countDeleted(and(prefixLocked, inPrefix, anyKey), named("remove_many")),
+    removePrefix: () => countDeleted(and(prefixLocked, inPrefix), named("remove_prefix")),
     purgeAll: () => purge(olderThan, named("purge")),
     purgePrefix: () => purge(and(olderThan, inPrefix), named("purge_prefix")),
   });

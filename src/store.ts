@@ -71,9 +71,9 @@ const DEADLOCK_RETRIES = 3;
 
 /**
  * Sends a statement outside a transaction, again when PostgreSQL failed it to break a deadlock:
- * nothing of it took effect, and the other side has gone on meanwhile. Every writer takes a row
- * before its prefix's lock (migration 0004), but a statement writing several rows holds the lock
- * while it takes the next row, and a writer holding that row may wait for the lock.
+ * nothing of it took effect, and the other side has gone on meanwhile. The store's statements take
+ * a prefix's lock before its rows, but an UPDATE or DELETE of another client (the original store's)
+ * takes its row first, and so can deadlock with one of them on the same key.
  * In a transaction the error stands: the transaction is over.
  */
 async function retryDeadlocks<T>(send: () => Promise<T>): Promise<T> {
