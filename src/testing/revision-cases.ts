@@ -232,7 +232,7 @@ export function revisionCases({ target, store: suiteStore, seed }: CaseContext):
     });
 
     it.skipIf(target.db === undefined)(
-      "take a new revision for writes of other clients that know nothing of it",
+      `take a new revision for writes of other clients that know nothing of it${target.db ? "" : " (skipped: no second handle on this database)"}`,
       async () => {
         const db = target.db?.();
         if (db === undefined) return;

@@ -431,7 +431,7 @@ export function watchCases({ target, store: suiteStore }: CaseContext): void {
     });
 
     it.skipIf(target.db === undefined)(
-      "rejects a resume from before the compacted revision with COMPACTED, which names where to resume",
+      `rejects a resume from before the compacted revision with COMPACTED, which names where to resume${target.db ? "" : " (skipped: no second handle on this database)"}`,
       async () => {
         const db = target.db?.();
         if (db === undefined) return;
