@@ -122,3 +122,16 @@ function describeSite({ op, prefix, key }: ErrorSite): string {
   if (typeof key === "string") where.push(`key ${quote(key)}`);
   return `workflow store ${op}${where.length > 0 ? ` (${where.join(", ")})` : ""}`;
 }
+
+/** The `CONFLICT` of a compare-and-set that found the row at another revision, or no row. */
+export function conflict(site: ErrorSite, expected: number, current: number | null | undefined): StoreError {
+  const found = current == null ? "there is no row" : `the row is at revision ${current}`;
+  return new StoreError(
+    "CONFLICT",
+    site,
+    `expected revision ${expected === 0 ? "0 (no row)" : expected}, but ${found}`,
+    {
+      revision: current ?? undefined,
+    },
+  );
+}

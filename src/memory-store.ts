@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { StoreError } from "./errors.js";
+import { conflict } from "./errors.js";
 import {
   checkEntries,
   checkExpectedRevision,
@@ -355,13 +355,7 @@ export class MemoryStore implements Store {
   #compare(site: { op: "setIf" | "removeIf"; prefix: string; key: string }, expected: number): void {
     const current = this.#layer.read(site.prefix, site.key)?.revision;
     if ((current ?? 0) === expected) return;
-    const found = current === undefined ? "there is no row" : `the row is at revision ${current}`;
-    throw new StoreError(
-      "CONFLICT",
-      site,
-      `expected revision ${expected === 0 ? "0 (no row)" : expected}, but ${found}`,
-      { revision: current },
-    );
+    throw conflict(site, expected, current);
   }
 
   #write(prefix: string, key: string, value: Buffer, now: Date): number {

@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { type BatchedCalls, batchedCalls } from "./batching.js";
 import { inspectCatalog, layoutOf } from "./catalog.js";
-import { type ErrorSite, StoreError } from "./errors.js";
+import { conflict, type ErrorSite, StoreError } from "./errors.js";
 import {
   checkEntries,
   checkExpectedRevision,
@@ -50,19 +50,6 @@ function storedValue(row: { value: Buffer | null; size: number }, site: ErrorSit
     "QUERY",
     site,
     `the stored value is ${row.size} bytes, more than maxValueBytes (${maxBytes}); create the store with a larger maxValueBytes to read it`,
-  );
-}
-
-/** The `CONFLICT` of a compare-and-set that found the row at another revision, or no row. */
-function conflict(site: ErrorSite, expected: number, current: number | null | undefined): StoreError {
-  const found = current == null ? "there is no row" : `the row is at revision ${current}`;
-  return new StoreError(
-    "CONFLICT",
-    site,
-    `expected revision ${expected === 0 ? "0 (no row)" : expected}, but ${found}`,
-    {
-      revision: current ?? undefined,
-    },
   );
 }
 
