@@ -1,4 +1,4 @@
-import { type PreparedQueries, setRowsParameters } from "./queries.js";
+import { arrayParameter, type PreparedQueries, setRowsParameters } from "./queries.js";
 
 /**
  * Statements worth running at once: more only queue in the server. At 32 callers on a pool of 10,
@@ -150,8 +150,8 @@ export function batchedCalls(queries: PreparedQueries, connections: number, maxB
   const batching = new Batching(connections);
   const get = batching.queue(async (calls: { prefix: string; key: string }[]) => {
     const rows = await queries.getRows.execute({
-      prefixes: calls.map((call) => call.prefix),
-      keys: calls.map((call) => call.key),
+      prefixes: arrayParameter(calls.map((call) => call.prefix)),
+      keys: arrayParameter(calls.map((call) => call.key)),
       maxBytes,
     });
     const found = new Map<string, StoredRow>(rows.map((row) => [rowId(row.prefix, row.key), row]));

@@ -1,3 +1,6 @@
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { defaultConfig, defaultPoolSettings, type PostgresConfig, validateConfig } from "./config.js";
 import { importDriver } from "./drivers.js";
@@ -24,6 +27,29 @@ function resolveConfig(config: Partial<PostgresConfig> | string | undefined): Po
  */
 function reconnectDelaySeconds(failedAttempts: number): number {
   return Math.min(0.05 * 2 ** failedAttempts, 1) * (0.5 + Math.random() / 2);
+}
+
+/**
+ * The major version of the postgres.js that `import("postgres")` loads, read from its package.json
+ * beside the module (postgres.js exports no version); 4 when it cannot be read (a bundled app, say):
+ * 4's settings are the ones that cannot stall a pool of either version.
+ */
+async function postgresJsMajor(): Promise<number> {
+  try {
+    let folder = dirname(fileURLToPath(import.meta.resolve("postgres")));
+    for (let up = 0; up < 3; up++, folder = dirname(folder)) {
+      const manifest = JSON.parse(await readFile(join(folder, "package.json"), "utf8").catch(() => "{}")) as {
+        name?: string;
+        version?: string;
+      };
+      if (manifest.name === "postgres" && manifest.version !== undefined) {
+        return Number.parseInt(manifest.version, 10);
+      }
+    }
+  } catch {
+    // Not resolvable as a file: fall through.
+  }
+  return 4;
 }
 
 /** The session settings sent when connecting, in PostgreSQL's milliseconds; absent, the server's own apply. */
@@ -96,13 +122,19 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
     connection: { application_name: pool.applicationName, ...sessionTimeouts(resolved) },
     // What the server says in passing is not for the app's console.
     onnotice: () => {},
+    // postgres.js 3 reads the database's array types on each new connection, and a connection lost
+    // during that read rejects where nothing handles it, which ends a Node process. The store's
+    // statements send arrays as text (see arrayParameter); an app's own Drizzle array columns do too.
+    fetch_types: false,
   };
-  // postgres.js 3.4.9 sends up to 100 queries on a connection before the first is answered, and a
-  // connection that drops can leave some of them never settled (porsager/postgres#708, #970): those
-  // routed to it between the socket's error and its close. With 32 callers and three kills, 16 calls
-  // stayed pending. With no query sent behind another, none did.
-  // (postgres.js reads max_pipeline, though its types leave it out.)
-  const unpipelined = { ...options, max_pipeline: 0 };
+  // postgres.js sends up to 100 queries on a connection before the first is answered, and with
+  // postgres.js 3 a connection that drops can leave some of them never settled (porsager/postgres#708,
+  // #970): those routed to it between the socket's error and its close. With 32 callers and three
+  // kills, 16 calls stayed pending. With no query sent behind another, none did. postgres.js 4
+  // counts max_pipeline as the queries in flight on a connection, so 1 sends none behind another
+  // (and 0 would send nothing once every connection is busy); postgres.js 3 counts those sent behind
+  // the first, so there it takes 0 (an option it reads but does not document).
+  const unpipelined = { ...options, max_pipeline: (await postgresJsMajor()) === 3 ? 0 : 1 };
   const statements = postgres(unpipelined);
   // That setting makes `begin` fail every time (porsager/postgres#1210), and with max_pipeline: 1 a
   // BEGIN sent behind another query goes out without reserving its connection (#1189): the
@@ -145,16 +177,10 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
   } finally {
     clearTimeout(timer);
   }
-  // postgres.js reads the array types on every new connection, and when the connection is lost
-  // during that read, the rejection goes unhandled, which ends a Node process. The first connection
-  // read them into the pool's options; later ones, and the transactions pool, use those.
-  const shared = (pool: typeof statements) =>
-    pool.options as typeof pool.options & { shared: { typeArrayMap: object } };
+  // Drizzle makes postgres.js hand dates over as the server's text (see drizzle-orm/postgres-js);
+  // the transactions pool reads and writes them the same way.
   Object.assign(transactions.options.parsers, statements.options.parsers);
   Object.assign(transactions.options.serializers, statements.options.serializers);
-  Object.assign(shared(transactions).shared.typeArrayMap, shared(statements).shared.typeArrayMap);
-  statements.options.fetch_types = false;
-  transactions.options.fetch_types = false;
   return {
     db,
     end,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { and, count, eq, isNotNull, lt, type SQL, sql } from "drizzle-orm";
+import { makePgArray } from "drizzle-orm/pg-core";
 import type { AnyPgDatabase } from "./migrate.js";
 import { DEFAULT_SCHEMA, REVISION_SEQUENCE, workflowStoreTables } from "./schema.js";
 
@@ -355,12 +356,21 @@ export function setRowsParameters(prefixes: readonly string[], keys: readonly st
     start += length;
   }
   return {
-    prefixes: order.map((i) => prefixes[i]),
-    keys: order.map((i) => keys[i]),
-    starts,
-    lengths,
+    prefixes: arrayParameter(order.map((i) => prefixes[i] ?? "")),
+    keys: arrayParameter(order.map((i) => keys[i] ?? "")),
+    starts: arrayParameter(starts),
+    lengths: arrayParameter(lengths),
     values: Buffer.concat(order.map((i) => values[i] ?? Buffer.alloc(0))).toString("base64"),
   };
+}
+
+/**
+ * An array parameter in PostgreSQL's text form (`{"a","b"}`), as Drizzle sends its array columns:
+ * every driver passes a string on as it is, where a JavaScript array would need postgres.js 3 to
+ * read the database's array types first (which the store's pools do not; see connectPostgres).
+ */
+export function arrayParameter(values: readonly (string | number)[]): string {
+  return makePgArray(values as (string | number)[]);
 }
 
 /** A string as an SQL literal. */

@@ -21,7 +21,7 @@ import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { eachKey, KeysetWalk, type Walk } from "./pages.js";
 import { pause } from "./pause.js";
-import { type PreparedQueries, prepareQueries, setRowsParameters } from "./queries.js";
+import { arrayParameter, type PreparedQueries, prepareQueries, setRowsParameters } from "./queries.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { isDeadlock, translateError } from "./translate.js";
 import type {
@@ -246,7 +246,7 @@ export class DrizzleStore implements Store {
     if (wanted.length === 0) return new Map();
     const maxBytes = this.#options.maxValueBytes;
     const rows = await this.#run({ op: "getMany", prefix }, () =>
-      this.#queries.getMany.execute({ prefix, keys: wanted, maxBytes }),
+      this.#queries.getMany.execute({ prefix, keys: arrayParameter(wanted), maxBytes }),
     );
     return new Map(rows.map((row) => [row.key, storedValue(row, { op: "getMany", prefix, key: row.key }, maxBytes)]));
   }
@@ -268,7 +268,7 @@ export class DrizzleStore implements Store {
     const doomed = checkKeys("removeMany", prefix, keys);
     if (doomed.length === 0) return 0;
     const [row] = await this.#run({ op: "removeMany", prefix }, () =>
-      this.#queries.removeMany.execute({ prefix, keys: doomed }),
+      this.#queries.removeMany.execute({ prefix, keys: arrayParameter(doomed) }),
     );
     return row?.count ?? 0;
   }
