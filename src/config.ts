@@ -15,6 +15,10 @@ export interface PostgresConfig {
   host: string;
   port: number;
   user: string;
+  /**
+   * Empty: none given, and connecting uses `PGPASSWORD`, else the password file (`PGPASSFILE` or
+   * `~/.pgpass`), as libpq does. {@link defaultConfig} has the Go store's default, `postgres`.
+   */
   password: string;
   database: string;
   sslMode: SslMode;
@@ -80,7 +84,11 @@ function redactPassword<T extends { password: string }>(config: T): T {
   return config;
 }
 
-/** The original store's defaults: `localhost:5432`, user and password `postgres`, database `workflow`, no TLS. */
+/**
+ * The Go store's defaults: `localhost:5432`, user and password `postgres`, database `workflow`, no
+ * TLS. A partial config given to a factory is merged over them, so its password is `postgres`
+ * unless it sets one (an empty one means libpq's `PGPASSWORD`, then the password file).
+ */
 export function defaultConfig(): PostgresConfig {
   return redactPassword({
     host: "localhost",

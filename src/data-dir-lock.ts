@@ -46,6 +46,8 @@ interface Holder {
   token: string;
   /** When the lock was taken, for people reading the file. */
   since: string;
+  /** The holder's `process.title` (`workflow-store watch`, `node`), so that an opener it turns away knows which process to stop. */
+  title?: string;
 }
 
 /** A running process holds the file; thrown inside this module, turned into a StoreError at its door. */
@@ -79,7 +81,12 @@ let exitHookInstalled = false;
 export async function lockDataDir(dir: string): Promise<DataDirLock> {
   const directory = resolve(dir);
   const file = join(directory, LOCK_FILE);
-  const me: Holder = { ...processIdentity(), token: randomBytes(16).toString("hex"), since: new Date().toISOString() };
+  const me: Holder = {
+    ...processIdentity(),
+    token: randomBytes(16).toString("hex"),
+    since: new Date().toISOString(),
+    title: process.title,
+  };
   try {
     mkdirSync(directory, { recursive: true });
     await claim(file, me, 0);
@@ -106,14 +113,20 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
 
 function heldError(directory: string, holder: Holder): StoreError {
   const me = processIdentity();
-  let where = `process ${holder.pid}`;
-  if (holder.host !== me.host) where += ` on host ${holder.host}`;
-  else if (holder.pid === me.pid) where += " (this process)";
-  return new StoreError(
-    "CONNECTION",
-    { op: "connect" },
-    `the embedded data directory ${directory} is open in ${where}; one process at a time may open it`,
-  );
+  const holderName = `process ${holder.pid}${holder.title ? ` (${holder.title})` : ""}`;
+  let detail = `the embedded data directory ${directory} is open in `;
+  if (holder.host !== me.host) {
+    detail +=
+      `${holderName} on host ${holder.host}; one process at a time may open it: stop that process, or, if it is gone, ` +
+      `delete ${join(directory, LOCK_FILE)}`;
+  } else if (holder.pid === me.pid) {
+    detail += "this process; one store at a time may open it: close the other store first";
+  } else {
+    detail +=
+      `${holderName}; one process at a time may open it: stop that process (Ctrl-C where it runs, or kill ${holder.pid}), ` +
+      "then try again";
+  }
+  return new StoreError("CONNECTION", { op: "connect" }, detail);
 }
 
 /** Makes `file` name `me`, taking it over from a holder that no longer runs; throws {@link Held} otherwise. */
@@ -266,7 +279,7 @@ function readHolderOnce(file: string): Holder | undefined | "unreadable" {
 
 function parseHolder(value: unknown): Holder | "unreadable" {
   if (typeof value !== "object" || value === null) return "unreadable";
-  const { pid, host, start, boot, token, since } = value as Record<string, unknown>;
+  const { pid, host, start, boot, token, since, title } = value as Record<string, unknown>;
   // A pid of 0 or below would make process.kill() signal a process group.
   if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 0) return "unreadable";
   // The token becomes part of a file name (the .break file): hex only.
@@ -278,6 +291,7 @@ function parseHolder(value: unknown): Holder | "unreadable" {
     since: typeof since === "string" ? since : "",
     ...(typeof start === "string" && { start }),
     ...(typeof boot === "string" && { boot }),
+    ...(typeof title === "string" && { title }),
   };
 }
 

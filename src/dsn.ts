@@ -142,14 +142,17 @@ function parseUrl(dsn: string, config: PostgresConfig): void {
 /**
  * Parses a connection string over {@link defaultConfig}: libpq's keyword/value form
  * (`host=db port=5432 password='a b\'c'`) or a `postgres://` / `postgresql://` URL. Unknown
- * keywords are ignored. The result is validated; errors are `CONFIG` and never quote the DSN.
+ * keywords are ignored. A string without a password gives an empty one, which connecting turns into
+ * `PGPASSWORD`, else the password file (`PGPASSFILE` or `~/.pgpass`), as libpq does: the Go store's
+ * default password applies to config objects only. The result is validated; errors are `CONFIG`
+ * and never quote the DSN.
  *
  * @example
  * const config = parseDsn("host=localhost port=5432 user=postgres password=secret dbname=workflow sslmode=disable");
  */
 export function parseDsn(dsn: string): PostgresConfig {
   if (typeof dsn !== "string") throw dsnError("a DSN must be a string");
-  const config = defaultConfig();
+  const config: PostgresConfig = { ...defaultConfig(), password: "" };
   if (/^postgres(ql)?:\/\//i.test(dsn.trim())) parseUrl(dsn.trim(), config);
   else parseKeywordValue(dsn, config);
   return validateConfig(config);
@@ -162,7 +165,8 @@ function quoteValue(value: string): string {
 
 /**
  * The libpq keyword/value string of a config (the original store's `DSN()`), quoted where needed:
- * `parseDsn(toDsn(config))` gives `config` back. Pool settings, when set, are written as
+ * `parseDsn(toDsn(config))` gives `config` back. An empty password is left out, as libpq reads one
+ * (`PGPASSWORD`, then the password file). Pool settings, when set, are written as
  * `pool_max`, `pool_idle_timeout` and `pool_max_lifetime`, and the timeouts as `statement_timeout`
  * and `lock_timeout` in seconds: keywords libpq itself does not know.
  */
@@ -187,7 +191,7 @@ export function toDsn(config: PostgresConfig): string {
     ["lock_timeout", c.lockTimeoutSeconds],
   ];
   return pairs
-    .filter((pair): pair is [string, string | number] => pair[1] !== undefined)
+    .filter((pair): pair is [string, string | number] => pair[1] !== undefined && pair[1] !== "")
     .map(([keyword, value]) => `${keyword}=${quoteValue(String(value))}`)
     .join(" ");
 }

@@ -93,6 +93,8 @@ export class StoreError extends Error {
    * `COMPACTED`: the oldest revision a watch can resume from.
    */
   readonly revision: number | undefined;
+  /** What went wrong, without the operation and the prefix and key the message starts with. */
+  readonly detail: string;
 
   constructor(
     code: StoreErrorCode,
@@ -106,6 +108,7 @@ export class StoreError extends Error {
     this.prefix = site.prefix;
     this.key = site.key;
     this.revision = options?.revision;
+    this.detail = detail;
   }
 }
 

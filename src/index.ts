@@ -8,6 +8,7 @@ export { connectEmbedded, createEmbeddedStore } from "./embedded-store.js";
 export { configFromEnv } from "./env.js";
 export type { ErrorSite, StoreErrorCode, StoreOperation } from "./errors.js";
 export { StoreError } from "./errors.js";
+export { checkKey, checkPrefix } from "./input.js";
 export type { MemoryStoreOptions } from "./memory-store.js";
 export { MemoryStore } from "./memory-store.js";
 export type { AnyPgDatabase, MigrateOptions, MigrationInfo, MigrationStatus } from "./migrate.js";

@@ -45,12 +45,16 @@ function checkName(what: "prefix" | "key" | "after" | "name", value: unknown, si
   }
 }
 
-/** Checks a prefix before any SQL is sent; throws `INVALID_ARGUMENT`. */
+/**
+ * Checks a prefix as every store call checks it before anything is sent: a string of at most 255
+ * characters, without NUL or unpaired surrogates. Throws `INVALID_ARGUMENT` naming `op`. For code
+ * that queries the table itself, so that bad input fails as the store's calls fail.
+ */
 export function checkPrefix(op: StoreOperation, prefix: unknown): asserts prefix is string {
   checkName("prefix", prefix, siteOf(op, prefix));
 }
 
-/** Checks a prefix and a key before any SQL is sent; throws `INVALID_ARGUMENT`. */
+/** Checks a prefix and a key as every store call checks them (see {@link checkPrefix}); throws `INVALID_ARGUMENT`. */
 export function checkKey(op: StoreOperation, prefix: unknown, key: unknown): asserts key is string {
   const site = siteOf(op, prefix, key);
   checkName("prefix", prefix, site);

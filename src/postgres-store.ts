@@ -8,8 +8,9 @@ import { parseDsn } from "./dsn.js";
 import { StoreError } from "./errors.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { pause } from "./pause.js";
+import { resolvePassword } from "./pgpass.js";
 import { openStore } from "./store.js";
-import { tlsOptions } from "./tls.js";
+import { serverOffersTls, tlsOptions } from "./tls.js";
 import { translateError } from "./translate.js";
 import type { Connection, Store } from "./types.js";
 
@@ -111,7 +112,14 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
     host: resolved.host,
     port: resolved.port,
     user: resolved.user,
-    password: resolved.password,
+    // Asked for at each connection, so that a changed PGPASSWORD or password file applies.
+    password: () =>
+      resolvePassword(resolved.password, {
+        host: resolved.host,
+        port: resolved.port,
+        database: resolved.database,
+        user: resolved.user,
+      }),
     database: resolved.database,
     ssl: tlsOptions(resolved),
     max: pool.max,
@@ -173,6 +181,15 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
     await Promise.race([db.execute(sql`select 1`), deadline]);
   } catch (error) {
     await end(0);
+    if (resolved.sslMode !== "disable" && (await serverOffersTls(resolved.host, resolved.port, 2000)) === false) {
+      throw new StoreError(
+        "CONNECTION",
+        { op: "connect" },
+        `the server at ${resolved.host}:${resolved.port} does not offer TLS, which sslmode=${resolved.sslMode} ` +
+          "requires: turn ssl on in its postgresql.conf, or connect with sslmode=disable on a network you trust",
+        { cause: translateError(error, { op: "connect" }).cause },
+      );
+    }
     throw translateError(error, { op: "connect" });
   } finally {
     clearTimeout(timer);

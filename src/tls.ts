@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import type { ConnectionOptions } from "node:tls";
+import { connect, isIP } from "node:net";
+import { type ConnectionOptions, checkServerIdentity } from "node:tls";
 import type { PostgresConfig } from "./config.js";
 import { StoreError } from "./errors.js";
 
@@ -28,6 +29,37 @@ export function tlsOptions(config: PostgresConfig): false | ConnectionOptions {
       // The chain is checked; the name in the certificate is not.
       return { ...files, rejectUnauthorized: true, checkServerIdentity: () => undefined };
     case "verify-full":
-      return { ...files, rejectUnauthorized: true, servername: config.host };
+      // A server name is sent for SNI, which takes host names only: Node warns (DEP0123) when it is
+      // an address. An address is checked against the certificate's IP addresses instead.
+      return isIP(config.host) === 0
+        ? { ...files, rejectUnauthorized: true, servername: config.host }
+        : {
+            ...files,
+            rejectUnauthorized: true,
+            checkServerIdentity: (_, cert) => checkServerIdentity(config.host, cert),
+          };
   }
+}
+
+/** PostgreSQL's SSLRequest: a length of 8 and the code 80877103. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 4, 210, 22, 47]);
+
+/**
+ * Whether the server at `host:port` offers TLS: it answers an SSLRequest with `S`, or `N` when it
+ * has none. `undefined` when it cannot be told (no answer within `timeoutMs`, a closed port). Asked
+ * after a TLS connection failed, so that the error can say why, which postgres.js 3 does not
+ * (it reports the reset of a TLS handshake the server never started).
+ */
+export function serverOffersTls(host: string, port: number, timeoutMs: number): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (answer: boolean | undefined) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.once("error", () => done(undefined));
+    socket.once("connect", () => socket.write(SSL_REQUEST));
+    socket.once("data", (data) => done(data[0] === 0x53 ? true : data[0] === 0x4e ? false : undefined));
+  });
 }

@@ -1,5 +1,6 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -103,6 +104,14 @@ function expectExit(result: CliResult, code: number): void {
   expect(result.code, `exit code; stderr was: ${result.err}`).toBe(code);
 }
 
+/** The objects of `--json` output: one JSON document per line. */
+function jsonLines(out: string): unknown[] {
+  return out
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line));
+}
+
 for (const backend of backends) {
   describe.skipIf(!backend.enabled)(`workflow-store on ${backend.name}`, () => {
     const targets: Target[] = [];
@@ -168,16 +177,33 @@ for (const backend of backends) {
       expect((await cli(target, ["status"])).out).toMatch(/^table +public\.workflow_store exists$/m);
     }, 60_000);
 
-    it("never migrates from a data command: a missing table says to run migrate", async () => {
-      const target = await fresh();
-      for (const args of [["count", "p"], ["ls", "p"], ["stats"], ["purge", "--older-than", "1d", "--dry-run"]]) {
-        const result = await cli(target, args);
-        expectExit(result, EXIT.ERROR);
-        expect(result.err).toMatch(/^workflow-store: .*run `workflow-store migrate`/);
-      }
-      const [row] = await target.query("select to_regclass('workflow_store') is not null as exists");
-      expect(row?.exists).toBe(false);
-    }, 60_000);
+    if (backend.open === openEmbedded) {
+      it("migrates an embedded directory on first use, and says it created it", async () => {
+        const target = await fresh();
+        const first = await cli(target, ["count", "p"]);
+        expectExit(first, EXIT.OK);
+        expect(first.out).toBe("0\n");
+        expect(first.err).toMatch(/^workflow-store: created the embedded store in \S+data \(--data-dir\)\n$/);
+        const again = await cli(target, ["set", "p", "k", "v"]);
+        expectExit(again, EXIT.OK);
+        expect(again.err).toBe("");
+      }, 60_000);
+    } else {
+      it("never migrates a server from a data command: a missing table says to run migrate", async () => {
+        const target = await fresh();
+        for (const args of [["count", "p"], ["ls", "p"], ["stats"], ["purge", "--older-than", "1d", "--dry-run"]]) {
+          const result = await cli(target, args);
+          expectExit(result, EXIT.ERROR);
+          const [what, where] = result.err.split("\n");
+          expect(what).toBe(
+            `workflow-store: ${args[0]}: there is no workflow_store table in schema public: run \`workflow-store migrate\` first`,
+          );
+          expect(where).toMatch(/^workflow-store: using PostgreSQL \S+@\S+ \(from --url\)$/);
+        }
+        const [row] = await target.query("select to_regclass('workflow_store') is not null as exists");
+        expect(row?.exists).toBe(false);
+      }, 60_000);
+    }
 
     it("round-trips a value through set and get in every format", async () => {
       const prefix = uniquePrefix("formats");
@@ -198,7 +224,7 @@ for (const backend of backends) {
       expect((await cli(shared, ["get", prefix, "text"])).out).toBe("héllo wörld\n");
       const notJson = await cli(shared, ["get", prefix, "text", "--format", "json"]);
       expectExit(notJson, EXIT.ERROR);
-      expect(notJson.err).toMatch(/^workflow-store: the value is not JSON/);
+      expect(notJson.err).toMatch(/^workflow-store: get: the value is not JSON/);
       expect(notJson.out).toBe("");
     }, 60_000);
 
@@ -250,18 +276,18 @@ for (const backend of backends) {
 
       const json = await cli(shared, ["ls", prefix, "--json"]);
       expectExit(json, EXIT.OK);
-      expect(JSON.parse(json.out)).toEqual(expected);
+      expect(jsonLines(json.out)).toEqual(expected);
 
-      const firstPage = JSON.parse((await cli(shared, ["ls", prefix, "--json", "--limit", "2"])).out);
+      const firstPage = jsonLines((await cli(shared, ["ls", prefix, "--json", "--limit", "2"])).out);
       expect(firstPage).toEqual(expected.slice(0, 2));
-      const nextPage = await cli(shared, ["ls", prefix, "--json", "--limit", "2", "--after", firstPage[1].key]);
-      expect(JSON.parse(nextPage.out)).toEqual(expected.slice(2, 4));
+      const nextPage = await cli(shared, ["ls", prefix, "--json", "--limit", "2", "--after", expected[1]?.key ?? ""]);
+      expect(jsonLines(nextPage.out)).toEqual(expected.slice(2, 4));
       const lastPage = await cli(shared, ["ls", prefix, "--json", "--after", "b"]);
-      expect(JSON.parse(lastPage.out)).toEqual(expected.slice(4));
+      expect(jsonLines(lastPage.out)).toEqual(expected.slice(4));
 
       const none = await cli(shared, ["ls", uniquePrefix("nothing"), "--json"]);
       expectExit(none, EXIT.OK);
-      expect(JSON.parse(none.out)).toEqual([]);
+      expect(none.out).toBe("");
       expect((await cli(shared, ["ls", uniquePrefix("nothing")])).out).toBe("");
     }, 60_000);
 
@@ -271,11 +297,14 @@ for (const backend of backends) {
       expectExit(await cli(shared, ["rm", prefix, "k"]), EXIT.OK);
       const again = await cli(shared, ["rm", prefix, "k"]);
       expectExit(again, EXIT.NOT_FOUND);
-      expect(again.err).toBe(`workflow-store: no key "k" in prefix "${prefix}"\n`);
+      // The command the user typed, not the store call it made (removeMany), and which store it used.
+      const [what, where] = again.err.split("\n");
+      expect(what).toBe(`workflow-store: rm: no key "k" in prefix "${prefix}"`);
+      expect(where).toMatch(/^workflow-store: using (PostgreSQL|the embedded store in) /);
       const get = await cli(shared, ["get", prefix, "k"]);
       expectExit(get, EXIT.NOT_FOUND);
       expect(get.out).toBe("");
-      expect(get.err).toMatch(/^workflow-store: no key "k"/);
+      expect(get.err).toMatch(/^workflow-store: get: no key "k"/);
     }, 60_000);
 
     it("watch replays a prefix's changes after a revision, in revision order, and stops after --count", async () => {
@@ -298,6 +327,36 @@ for (const backend of backends) {
       expect(plain.out).toBe(`${lines[1]?.revision}\tremove\ta\n`);
       expectExit(await cli(shared, ["watch", prefix, "--from-revision", "-1"]), EXIT.USAGE);
     }, 60_000);
+
+    if (backend.open === openEmbedded)
+      it("watch says it holds the embedded directory, and a second command is told which process to stop", async () => {
+        const target = await fresh();
+        expectExit(await cli(target, ["set", "p", "k", "v"]), EXIT.OK);
+        const watch = spawn(process.execPath, [BIN, ...target.args, "watch", "p"], { env: embeddedEnv });
+        const exited = new Promise<number | null>((resolve) => watch.once("exit", (code) => resolve(code)));
+        let err = "";
+        await new Promise<void>((resolve, reject) => {
+          watch.stderr.on("data", (chunk: Buffer) => {
+            err += chunk.toString();
+            if (err.includes("Ctrl-C stops")) resolve();
+          });
+          watch.once("exit", () => reject(new Error(`watch exited early: ${err}`)));
+        });
+        try {
+          expect(err).toContain(`watch holds the embedded store in ${target.args[1]} (pid ${watch.pid})`);
+          const refused = await cli(target, ["count", "p"]);
+          expectExit(refused, EXIT.CONNECTION);
+          expect(refused.err.split("\n")[0]).toBe(
+            `workflow-store: count: the embedded data directory ${target.args[1]} is open in process ${watch.pid} ` +
+              `(workflow-store watch); one process at a time may open it: stop that process (Ctrl-C where it runs, ` +
+              `or kill ${watch.pid}), then try again`,
+          );
+        } finally {
+          watch.kill("SIGINT");
+        }
+        expect(await exited).toBe(0);
+        expect((await cli(target, ["count", "p"])).out).toBe("1\n");
+      }, 60_000);
 
     // Only a server: another process cannot write an embedded data directory while watch has it open.
     if (backend.open !== openEmbedded)
@@ -341,6 +400,7 @@ for (const backend of backends) {
       const dryRun = await cli(shared, ["purge", "--older-than", "90m", "--prefix", prefix, "--dry-run"]);
       expectExit(dryRun, EXIT.OK);
       expect(dryRun.out).toBe("3\n");
+      expect(dryRun.err).toMatch(/^workflow-store: dry run: 3 rows updated before /);
       expect((await cli(shared, ["count", prefix])).out).toBe("5\n");
       // An ISO date-time without an offset is UTC, whatever TZ the process runs in.
       const utcWithoutOffset = new Date(Date.now() - 90 * 60_000).toISOString().slice(0, 19);
@@ -361,6 +421,7 @@ for (const backend of backends) {
       expect(byDate.out).toBe("0\n");
       const everyPrefix = await cli(shared, ["purge", "--older-than", "90m", "--dry-run"]);
       expect(everyPrefix.out).toBe("1\n");
+      expect(everyPrefix.err).toMatch(/^workflow-store: dry run: 1 row updated before /);
       expect((await cli(shared, ["purge", "--older-than", "90m"])).out).toBe("1\n");
       expect((await cli(shared, ["count", other])).out).toBe("0\n");
     }, 90_000);
@@ -401,7 +462,7 @@ for (const backend of backends) {
       expect(stats.out).toBe("big\t1\t1000\nmid\t2\t200\nsmall\t3\t3\n");
       const top = await cli(target, ["stats", "--top", "2", "--json"]);
       expectExit(top, EXIT.OK);
-      expect(JSON.parse(top.out)).toEqual([
+      expect(jsonLines(top.out)).toEqual([
         { prefix: "big", rows: 1, bytes: 1000 },
         { prefix: "mid", rows: 2, bytes: 200 },
       ]);
@@ -425,8 +486,13 @@ for (const backend of backends) {
       const [publicTable] = await target.query("select to_regclass('public.workflow_store') is not null as exists");
       expect(publicTable?.exists).toBe(false);
       const inPublic = await cli(target, ["get", "p", "k"]);
-      expectExit(inPublic, EXIT.ERROR);
-      expect(inPublic.err).toContain("run `workflow-store migrate`");
+      if (backend.open === openEmbedded) {
+        // The embedded directory is migrated on first use, in the schema asked for.
+        expectExit(inPublic, EXIT.NOT_FOUND);
+      } else {
+        expectExit(inPublic, EXIT.ERROR);
+        expect(inPublic.err).toContain("run `workflow-store migrate`");
+      }
     }, 60_000);
   });
 }
@@ -494,6 +560,27 @@ describe("workflow-store without a database", () => {
     expectExit(result, EXIT.USAGE);
     expect(result.err).toMatch(/^workflow-store: |^Usage: workflow-store/);
     expect(result.err).not.toMatch(/^\s+at /m);
+  });
+
+  const long = "p".repeat(256);
+  it.each([
+    ["get", [long, "k"], "prefix"],
+    ["set", [long, "k", "v"], "prefix"],
+    ["rm", [long, "k"], "prefix"],
+    ["ls", [long], "prefix"],
+    ["ls", ["p", "--after", long], "key"],
+    ["count", [long], "prefix"],
+    ["watch", [long], "prefix"],
+    ["purge", ["--older-than", "1d", "--prefix", long], "prefix"],
+    ["get", ["p", long], "key"],
+  ])("%s %s: exits 2 with the library's message before opening anything", async (command, args, what) => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), "dws-cli-")), "never");
+    const result = await run([command, ...args, "--data-dir", dataDir]);
+    expectExit(result, EXIT.USAGE);
+    expect(result.err.split("\n")[0]).toBe(
+      `workflow-store: ${command}: ${what} is 256 characters long; at most 255 fit`,
+    );
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   it.each([

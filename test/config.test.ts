@@ -1,6 +1,9 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { inspect } from "node:util";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   configFromEnv,
   defaultConfig,
@@ -11,6 +14,7 @@ import {
   toDsn,
   validateConfig,
 } from "../src/index.js";
+import { passwordFromFile } from "../src/pgpass.js";
 
 function configError(run: () => unknown): StoreError {
   try {
@@ -150,6 +154,15 @@ describe("parseDsn", () => {
     expect(config.database).toBe("workflow");
   });
 
+  it("leaves the password empty when the string has none, for PGPASSWORD and the password file", () => {
+    expect(parseDsn("postgres://app@db/workflow").password).toBe("");
+    expect(parseDsn("host=db user=app").password).toBe("");
+    // The Go store's default stays with config objects.
+    expect(defaultConfig().password).toBe("postgres");
+    expect(configFromEnv({ POSTGRES_HOST: "db" }).password).toBe("postgres");
+    expect(toDsn(parseDsn("host=db user=app"))).not.toContain("password");
+  });
+
   it.each([
     ["an unterminated quote", "host=h password='secret"],
     ["a missing =", "host h"],
@@ -161,6 +174,30 @@ describe("parseDsn", () => {
   ])("rejects %s with CONFIG, without repeating the password", (_what, dsn) => {
     const error = configError(() => parseDsn(dsn));
     expect(error.message).not.toContain("secret");
+  });
+});
+
+describe("passwordFromFile", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dws-pgpass-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const target = { host: "db.internal", port: 5433, database: "app", user: "me" };
+  const lookUp = (lines: string[], mode = 0o600) => {
+    const file = join(dir, `pgpass-${lines.length}-${mode}`);
+    writeFileSync(file, lines.join("\n"));
+    chmodSync(file, mode);
+    return passwordFromFile(target, { PGPASSFILE: file });
+  };
+
+  it("takes the first line whose fields match, * matching anything, with \\: and \\\\ unescaped", async () => {
+    expect(
+      await lookUp(["db.internal:5432:app:me:wrong port", "db.internal:*:app:me:a\\:b\\\\c:d", "*:*:*:*:later"]),
+    ).toBe("a:b\\c:d");
+    expect(await lookUp(["# db.internal:5433:app:me:comment", "", "other:*:*:*:no"])).toBeUndefined();
+  });
+
+  it("ignores a file others may read, and a missing one", async () => {
+    expect(await lookUp(["*:*:*:*:secret"], 0o640)).toBeUndefined();
+    expect(await passwordFromFile(target, { PGPASSFILE: join(dir, "missing") })).toBeUndefined();
   });
 });
 

@@ -53,7 +53,16 @@ describe("lockDataDir on lock files it did not write itself", () => {
     await expect(lockDataDir(dataDir)).rejects.toMatchObject({
       code: "CONNECTION",
       op: "connect",
-      message: `workflow store connect: the embedded data directory ${resolve(dataDir)} is open in process 1; one process at a time may open it`,
+      message:
+        `workflow store connect: the embedded data directory ${resolve(dataDir)} is open in process 1; one process ` +
+        "at a time may open it: stop that process (Ctrl-C where it runs, or kill 1), then try again",
+    });
+  });
+
+  it("names the holder's process title, so that the opener knows which process to stop", async () => {
+    const dataDir = lockedBy({ pid: 1, host: hostname(), title: "workflow-store watch" });
+    await expect(lockDataDir(dataDir)).rejects.toMatchObject({
+      message: expect.stringContaining("is open in process 1 (workflow-store watch); one process at a time"),
     });
   });
 

@@ -95,7 +95,8 @@ const children = new Set<Child>();
 function heldMessage(dataDir: string, pid: number): string {
   return (
     `error CONNECTION workflow store connect: the embedded data directory ${resolve(dataDir)} is open in ` +
-    `process ${pid}; one process at a time may open it`
+    `process ${pid} (${process.execPath}); one process at a time may open it: stop that process (Ctrl-C where it runs, ` +
+    `or kill ${pid}), then try again`
   );
 }
 

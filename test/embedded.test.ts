@@ -50,8 +50,8 @@ describe("the lock on an embedded data directory, within one process", () => {
       code: "CONNECTION",
       op: "connect",
       message:
-        `workflow store connect: the embedded data directory ${resolve(dataDir)} is open in process ` +
-        `${process.pid} (this process); one process at a time may open it`,
+        `workflow store connect: the embedded data directory ${resolve(dataDir)} is open in this process; ` +
+        "one store at a time may open it: close the other store first",
     });
 
   it("refuses a second open of a directory this process has open, until the first closes", async () => {

@@ -1,7 +1,9 @@
+import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresStore, type PostgresConfig, type StoreError } from "../src/index.js";
 import { type OwnServer, ownServerUnavailable, startOwnServer } from "./support/own-server.js";
+import { runProcess } from "./support/processes.js";
 
 const unavailable = ownServerUnavailable();
 
@@ -65,6 +67,21 @@ describe.skipIf(unavailable !== undefined)(
       await connects({ sslMode: "verify-full", sslRootCert: server.caFile, host: "localhost" });
       await fails({ sslMode: "verify-full", sslRootCert: server.caFile, host: "127.0.0.1" });
       await fails({ sslMode: "verify-full", sslRootCert: server.otherCaFile });
+    });
+
+    it("checks an address against the certificate's addresses, with no warning from Node (DEP0123)", async () => {
+      const url =
+        `postgres://postgres:${encodeURIComponent(server.password)}@127.0.0.1:${server.port}/postgres` +
+        `?sslmode=verify-full&sslrootcert=${encodeURIComponent(server.caFile)}`;
+      const bin = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+      const result = await runProcess(process.execPath, [bin, "status", "--url", url]);
+      // The certificate names localhost only.
+      expect(result.code).toBe(4);
+      expect(result.stderr.split("\n")[0]).toMatch(
+        /^workflow-store: status: .*IP: 127\.0\.0\.1 is not in the cert's list/,
+      );
+      expect(result.stderr).not.toMatch(/Warning|DEP0123/);
+      expect(result.stderr).not.toContain(server.password);
     });
 
     it("takes the TLS settings from a DSN too", async () => {

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import {
   type Connection,
@@ -5,87 +7,128 @@ import {
   connectEmbedded,
   connectPostgres,
   createStoreWithDb,
+  migrationStatus,
+  type PostgresConfig,
+  parseDsn,
   type Store,
   StoreError,
 } from "../index.js";
+import { CommandFailure, EXIT_CODES } from "./exit-codes.js";
+import { note } from "./output.js";
 
 /** The options every command takes. */
 export interface GlobalOptions {
   url?: string;
   dataDir: string;
   schema: string;
+  /** Whether `--data-dir` was given, rather than its default. */
+  dataDirGiven: boolean;
 }
 
 /** The embedded store's directory when `--data-dir` is not given. */
 export const DEFAULT_DATA_DIR = "./.workflow-store";
-/** The PostgreSQL schema of the table when `--schema` is not given. */
-export const DEFAULT_SCHEMA = "public";
 
 /** Where the commands connect, as `--help` shows it after every command's own help. */
 export const CONNECTION_HELP = `
 Connection: --url, else DATABASE_URL, else POSTGRES_HOST/PORT/USER/PASSWORD/DB when any is set,
-else the embedded store in --data-dir.`;
+else the embedded store in --data-dir (created and migrated on first use). A URL without a
+password uses PGPASSWORD, then ~/.pgpass (or PGPASSFILE), as psql does.`;
 
 const POSTGRES_VARIABLES = ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"];
 
+/** The database the options and the environment name, before anything is opened. */
+export type Target =
+  | { kind: "server"; config: PostgresConfig; from: string }
+  | { kind: "embedded"; dataDir: string; chosen: "given" | "default" };
+
 /** The global options as commander parsed them for `command`. */
 export function globalOptions(command: Command): GlobalOptions {
-  return command.optsWithGlobals<GlobalOptions>();
+  return {
+    ...command.optsWithGlobals<Omit<GlobalOptions, "dataDirGiven">>(),
+    dataDirGiven: command.getOptionValueSourceWithGlobals("dataDir") !== "default",
+  };
 }
 
 /**
- * Opens the database the options and the environment name: `--url`, else `DATABASE_URL`, else the
- * `POSTGRES_*` variables when any is set, else the embedded store in `--data-dir`.
+ * The database the options name: `--url`, else `DATABASE_URL`, else the `POSTGRES_*` variables when
+ * any is set, else the embedded store in `--data-dir`. Throws `CONFIG` for settings that do not parse.
  */
-export function openConnection(
-  options: GlobalOptions,
-  env: Record<string, string | undefined> = process.env,
-): Promise<Connection> {
-  if (options.url !== undefined) return connectPostgres(options.url);
-  if (env.DATABASE_URL) return connectPostgres(env.DATABASE_URL);
-  if (POSTGRES_VARIABLES.some((name) => env[name])) return connectPostgres(configFromEnv(env));
-  return connectEmbedded({ dataDir: options.dataDir }).catch((error: unknown) => {
-    // Most likely a server was meant: say why the embedded store was chosen.
-    if (error instanceof StoreError && error.code === "CONFIG") {
-      throw new StoreError(
-        "CONFIG",
-        { op: "config" },
-        `no --url, DATABASE_URL or POSTGRES_* names a PostgreSQL server, so the embedded store in ${options.dataDir} ` +
-          `was chosen, and ${error.message.replace(/^workflow store config: connectEmbedded /, "it ")}`,
-        { cause: error },
-      );
-    }
-    throw error;
-  });
+export function targetOf(options: GlobalOptions, env: Record<string, string | undefined> = process.env): Target {
+  if (options.url !== undefined) return { kind: "server", config: parseDsn(options.url), from: "--url" };
+  if (env.DATABASE_URL) return { kind: "server", config: parseDsn(env.DATABASE_URL), from: "DATABASE_URL" };
+  if (POSTGRES_VARIABLES.some((name) => env[name])) {
+    return { kind: "server", config: configFromEnv(env), from: "the POSTGRES_* variables" };
+  }
+  return { kind: "embedded", dataDir: resolve(options.dataDir), chosen: options.dataDirGiven ? "given" : "default" };
+}
+
+/** The target in a line for people: which store a command used, never with a password. */
+export function describeTarget(target: Target): string {
+  if (target.kind === "server") {
+    const { user, host, port, database } = target.config;
+    return `PostgreSQL ${user}@${host}:${port}/${database} (from ${target.from})`;
+  }
+  return target.chosen === "given"
+    ? `the embedded store in ${target.dataDir} (--data-dir)`
+    : `the embedded store in ${target.dataDir} (no --url, DATABASE_URL or POSTGRES_* variable names a PostgreSQL server)`;
+}
+
+/** Opens the target; a new embedded directory is said so on stderr, as a forgotten DATABASE_URL would make one. */
+async function open(target: Target): Promise<Connection> {
+  if (target.kind === "server") return connectPostgres(target.config);
+  const created = !existsSync(target.dataDir);
+  const connection = await connectEmbedded({ dataDir: target.dataDir });
+  if (created) note(`created ${describeTarget(target)}`);
+  return connection;
 }
 
 /** Runs `work` on the database the options name, and closes it afterwards, also when `work` fails. */
 export async function withConnection<T>(
   options: GlobalOptions,
-  work: (connection: Connection) => Promise<T>,
+  work: (connection: Connection, target: Target) => Promise<T>,
 ): Promise<T> {
-  const connection = await openConnection(options);
+  const target = targetOf(options);
+  const connection = await open(target);
   try {
-    return await work(connection);
+    return await work(connection, target);
   } finally {
     await connection.close();
   }
 }
 
 /**
- * Runs `work` with a store on the database the options name. The store never migrates: when the
- * table is missing its own error says to run `workflow-store migrate`.
+ * Runs `work` with a store on the database the options name. An embedded directory is the user's
+ * own and is migrated on first use; a server is never migrated unasked: a command on a database
+ * its migrations have not reached says to run `workflow-store migrate`.
  */
 export function withStore<T>(
   options: GlobalOptions,
-  work: (store: Store, connection: Connection) => Promise<T>,
+  work: (store: Store, connection: Connection, target: Target) => Promise<T>,
 ): Promise<T> {
-  return withConnection(options, async (connection) => {
-    const store = await createStoreWithDb(connection.db, { autoMigrate: false, schema: options.schema });
+  return withConnection(options, async (connection, target) => {
+    const store = await createStoreWithDb(connection.db, {
+      autoMigrate: target.kind === "embedded",
+      schema: options.schema,
+    }).catch(async (error: unknown) => {
+      throw error instanceof StoreError && error.code === "SCHEMA"
+        ? await notMigrated(connection, options.schema, error)
+        : error;
+    });
     try {
-      return await work(store, connection);
+      return await work(store, connection, target);
     } finally {
       await store.close();
     }
   });
+}
+
+/** What a data command says on a server whose table or migrations are missing. */
+async function notMigrated(connection: Connection, schema: string, error: StoreError): Promise<Error> {
+  const { tableExists, pending } = await migrationStatus(connection.db, { schema });
+  const tags = pending.map((migration) => migration.tag).join(", ");
+  if (tableExists && pending.length === 0) return error;
+  const missing = !tableExists
+    ? `there is no workflow_store table in schema ${schema}`
+    : `migration${pending.length === 1 ? ` ${tags} is` : `s ${tags} are`} pending`;
+  return new CommandFailure(EXIT_CODES.ERROR, `${missing}: run \`workflow-store migrate\` first`);
 }

@@ -17,3 +17,8 @@ export function printLine(line: string): Promise<void> {
 export function note(line: string): void {
   process.stderr.write(`workflow-store: ${line}\n`);
 }
+
+/** A count of rows in words: `1 row`, `2 rows`. */
+export function rows(count: number): string {
+  return `${count} row${count === 1 ? "" : "s"}`;
+}

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { DEFAULT_SCHEMA, StoreError } from "../index.js";
 import { registerCount } from "./commands/count.js";
 import { registerGet } from "./commands/get.js";
 import { registerGuardMigrations } from "./commands/guard-migrations.js";
@@ -11,7 +12,7 @@ import { registerSet } from "./commands/set.js";
 import { registerStats } from "./commands/stats.js";
 import { registerStatus } from "./commands/status.js";
 import { registerWatch } from "./commands/watch.js";
-import { CONNECTION_HELP, DEFAULT_DATA_DIR, DEFAULT_SCHEMA } from "./connection.js";
+import { CONNECTION_HELP, DEFAULT_DATA_DIR, describeTarget, globalOptions, targetOf } from "./connection.js";
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode, exitCodeOf } from "./exit-codes.js";
 
 /** The commands, in the order `--help` lists them. */
@@ -63,17 +64,44 @@ export function buildProgram(): Command {
 }
 
 /**
+ * The lines that report a failed command on stderr: the command the user typed (not the store
+ * call it made) and what went wrong, then, for a command that uses a database, which one.
+ */
+function failureReport(error: unknown, command: Command | undefined): string[] {
+  const name = command === undefined ? "" : ` ${command.name()}:`;
+  const what = error instanceof StoreError ? error.detail : error instanceof Error ? error.message : String(error);
+  const lines = [`workflow-store:${name} ${what}`];
+  if (command !== undefined && !NO_DATABASE.has(command.name())) {
+    try {
+      lines.push(`workflow-store: using ${describeTarget(targetOf(globalOptions(command)))}`);
+    } catch {
+      // Settings that do not parse: the error above says so.
+    }
+  }
+  return lines;
+}
+
+/** Commands that open no database. */
+const NO_DATABASE = new Set(["guard-migrations"]);
+
+/**
  * Runs the command line `argv` (as `process.argv` holds it) and resolves with the exit code. Errors
- * are reported on stderr as `workflow-store: <message>`, never with a stack.
+ * are reported on stderr as `workflow-store: <command>: <message>`, never with a stack.
  */
 export async function runCli(argv: readonly string[]): Promise<ExitCode> {
+  let running: Command | undefined;
+  const program = buildProgram().hook("preAction", (_program, command) => {
+    running = command;
+    // What `ps` shows, and what an embedded data directory's lock names to a process it turns away.
+    process.title = `workflow-store ${command.name()}`;
+  });
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
     return EXIT_CODES.OK;
   } catch (error) {
     // Commander has already printed its message, or the help and version it was asked for.
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE;
-    process.stderr.write(`workflow-store: ${error instanceof Error ? error.message : String(error)}\n`);
+    for (const line of failureReport(error, running)) process.stderr.write(`${line}\n`);
     return exitCodeOf(error);
   }
 }

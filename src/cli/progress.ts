@@ -1,4 +1,5 @@
 import { Presets, SingleBar } from "cli-progress";
+import { rows } from "./output.js";
 
 /** Shows how far a purge has got. */
 export interface PurgeProgress {
@@ -34,7 +35,7 @@ export function purgeProgress(total: number, stream: NodeJS.WriteStream = proces
   }
   return {
     update: (removed) => {
-      stream.write(`workflow-store: purged ${removed} of ${Math.max(total, removed)} rows\n`);
+      stream.write(`workflow-store: purged ${removed} of ${rows(Math.max(total, removed))}\n`);
     },
     stop: () => {},
   };

@@ -107,8 +107,11 @@ function makeCertificates(dir: string): void {
   ]);
 }
 
-/** Starts the server; the caller must `stop()` it. */
-export async function startOwnServer(): Promise<OwnServer> {
+/**
+ * Starts the server; the caller must `stop()` it. With `tls` (the default) it requires TLS for every
+ * login; without, it has no TLS at all. Logins take the password (scram-sha-256) either way.
+ */
+export async function startOwnServer({ tls = true }: { tls?: boolean } = {}): Promise<OwnServer> {
   const bin = postgresBin();
   if (bin === undefined) throw new Error("no PostgreSQL binaries");
   const dir = mkdtempSync(join(tmpdir(), "dws-own-server-"));
@@ -157,23 +160,27 @@ export async function startOwnServer(): Promise<OwnServer> {
       `port = ${port}`,
       "listen_addresses = 'localhost'",
       `unix_socket_directories = '${dir}'`,
-      "ssl = on",
-      `ssl_cert_file = '${join(dir, "server.crt")}'`,
-      `ssl_key_file = '${join(dir, "server.key")}'`,
+      ...(tls
+        ? ["ssl = on", `ssl_cert_file = '${join(dir, "server.crt")}'`, `ssl_key_file = '${join(dir, "server.key")}'`]
+        : []),
       "fsync = off",
       "",
     ].join("\n"),
   );
-  // TLS is required: a plain connection is turned away.
+  // With TLS, it is required: a plain connection is turned away.
   writeFileSync(
     join(data, "pg_hba.conf"),
-    [
-      "hostssl all all 127.0.0.1/32 scram-sha-256",
-      "hostssl all all ::1/128 scram-sha-256",
-      "hostnossl all all 127.0.0.1/32 reject",
-      "hostnossl all all ::1/128 reject",
-      "",
-    ].join("\n"),
+    (tls
+      ? [
+          "hostssl all all 127.0.0.1/32 scram-sha-256",
+          "hostssl all all ::1/128 scram-sha-256",
+          "hostnossl all all 127.0.0.1/32 reject",
+          "hostnossl all all ::1/128 reject",
+        ]
+      : ["host all all 127.0.0.1/32 scram-sha-256", "host all all ::1/128 scram-sha-256"]
+    )
+      .concat("")
+      .join("\n"),
   );
   const pgCtl = join(bin, "pg_ctl");
   const log = join(dir, "server.log");

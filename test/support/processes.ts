@@ -10,11 +10,11 @@ export interface ProcessResult {
   stderr: string;
 }
 
-/** The environment without any database settings, so a child sees only what a test gives it. */
+/** The environment without any database settings (libpq's `PG*` too), so a child sees only what a test gives it. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && name !== "DATABASE_URL" && !name.startsWith("POSTGRES_")) env[name] = value;
+    if (value !== undefined && name !== "DATABASE_URL" && !/^(POSTGRES_|PG)/.test(name)) env[name] = value;
   }
   return { ...env, NO_COLOR: "1", ...extra };
 }

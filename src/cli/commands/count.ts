@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { checkPrefix } from "../../index.js";
 import { globalOptions, withStore } from "../connection.js";
 import { printLine } from "../output.js";
 
@@ -9,6 +10,7 @@ export function registerCount(program: Command): void {
     .description("print how many keys a prefix has")
     .argument("<prefix>", "the prefix")
     .action(async (prefix: string, _options: unknown, command: Command) => {
+      checkPrefix("count", prefix);
       await withStore(globalOptions(command), async (store) => {
         await printLine(String(await store.count(prefix)));
       });

@@ -1,4 +1,5 @@
 import { type Command, Option } from "commander";
+import { checkKey } from "../../index.js";
 import { globalOptions, withStore } from "../connection.js";
 import { CommandFailure, EXIT_CODES } from "../exit-codes.js";
 import { print } from "../output.js";
@@ -20,6 +21,7 @@ export function registerGet(program: Command): void {
         .default("utf8"),
     )
     .action(async (prefix: string, key: string, options: { format: ValueFormat }, command: Command) => {
+      checkKey("get", prefix, key);
       await withStore(globalOptions(command), async (store) => {
         const value = await store.get(prefix, key);
         if (value === null) {

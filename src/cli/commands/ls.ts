@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { and, eq, sql } from "drizzle-orm";
-import type { Connection } from "../../index.js";
+import { type Connection, checkKey, checkPrefix } from "../../index.js";
 import { positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { print, printLine } from "../output.js";
+import { printLine } from "../output.js";
 import { queryTable } from "../table-query.js";
 
 /** Rows per query, so that a prefix of any size is listed in bounded memory. */
@@ -60,26 +60,28 @@ export function registerLs(program: Command): void {
       "list a prefix's keys in byte order: key, size in bytes and updated_at (UTC), tab-separated, one per line",
     )
     .argument("<prefix>", "the prefix")
-    .option("--json", "print one JSON array of {key, size, updatedAt} instead")
+    .option("--json", "print one JSON object {key, size, updatedAt} per line instead")
     .option("--after <key>", "start after this key (exclusive): pass the last key of a page to get the next")
     .option("--limit <n>", "list at most this many keys", positiveInteger)
     .action(async (prefix: string, options: { json?: boolean; after?: string; limit?: number }, command: Command) => {
+      checkPrefix("keys", prefix);
+      if (options.after !== undefined) checkKey("keys", prefix, options.after);
       const globals = globalOptions(command);
       await withStore(globals, async (_store, connection) => {
-        const rows = listRows(connection, globals.schema, prefix, options.after, options.limit ?? Infinity);
-        if (!options.json) {
-          for await (const row of rows) {
-            await printLine(`${row.key}\t${row.size}\t${row.updatedAt?.toISOString() ?? "-"}`);
-          }
-          return;
+        for await (const row of listRows(
+          connection,
+          globals.schema,
+          prefix,
+          options.after,
+          options.limit ?? Infinity,
+        )) {
+          const updatedAt = row.updatedAt?.toISOString() ?? null;
+          await printLine(
+            options.json
+              ? JSON.stringify({ key: row.key, size: row.size, updatedAt })
+              : `${row.key}\t${row.size}\t${updatedAt ?? "-"}`,
+          );
         }
-        let separator = "[\n";
-        for await (const row of rows) {
-          const json = { key: row.key, size: row.size, updatedAt: row.updatedAt?.toISOString() ?? null };
-          await print(`${separator}  ${JSON.stringify(json)}`);
-          separator = ",\n";
-        }
-        await print(separator === "[\n" ? "[]\n" : "\n]\n");
       });
     });
 }

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { and, count, eq, sql } from "drizzle-orm";
-import { type Connection, DEFAULT_PURGE_BATCH_SIZE } from "../../index.js";
+import { type Connection, checkPrefix, DEFAULT_PURGE_BATCH_SIZE } from "../../index.js";
 import { cutoff, positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { note, printLine } from "../output.js";
+import { note, printLine, rows } from "../output.js";
 import { purgeProgress } from "../progress.js";
 import { queryTable } from "../table-query.js";
 
@@ -22,7 +22,6 @@ async function countOlder(connection: Connection, schema: string, olderThan: Dat
       .from(table)
       .where(
         and(
-          // The column holds UTC without a zone: compare with UTC text, as the store's purge does.
           sql`${table.updatedAt} < ${olderThan.toISOString()}`,
           prefix === undefined ? undefined : eq(table.prefix, prefix),
         ),
@@ -45,12 +44,13 @@ export function registerPurge(program: Command): void {
     .option("--dry-run", "print how many rows would be removed, and remove none")
     .option("--batch-size <n>", `rows per statement (default: ${DEFAULT_PURGE_BATCH_SIZE})`, positiveInteger)
     .action(async (options: PurgeCommandOptions, command: Command) => {
+      if (options.prefix !== undefined) checkPrefix("purge", options.prefix);
       const globals = globalOptions(command);
       await withStore(globals, async (store, connection) => {
         const total = await countOlder(connection, globals.schema, options.olderThan, options.prefix);
         if (options.dryRun) {
           await printLine(String(total));
-          note(`dry run: ${total} rows updated before ${options.olderThan.toISOString()} would be removed`);
+          note(`dry run: ${rows(total)} updated before ${options.olderThan.toISOString()} would be removed`);
           return;
         }
         if (total === 0) {

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { checkKey } from "../../index.js";
 import { globalOptions, withStore } from "../connection.js";
 import { CommandFailure, EXIT_CODES } from "../exit-codes.js";
 
@@ -10,6 +11,7 @@ export function registerRm(program: Command): void {
     .argument("<prefix>", "the key's prefix")
     .argument("<key>", "the key")
     .action(async (prefix: string, key: string, _options: unknown, command: Command) => {
+      checkKey("remove", prefix, key);
       await withStore(globalOptions(command), async (store) => {
         if ((await store.removeMany(prefix, [key])) === 0) {
           throw new CommandFailure(

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { checkKey } from "../../index.js";
 import { globalOptions, withStore } from "../connection.js";
 
 async function readStdin(): Promise<Buffer> {
@@ -16,6 +17,7 @@ export function registerSet(program: Command): void {
     .argument("<key>", "the key")
     .argument("<value>", 'the value as UTF-8 text, or "-" to read the exact bytes from stdin')
     .action(async (prefix: string, key: string, value: string, _options: unknown, command: Command) => {
+      checkKey("set", prefix, key);
       // Read before connecting, so a slow writer on the pipe holds no connection open.
       const bytes = value === "-" ? await readStdin() : Buffer.from(value, "utf8");
       await withStore(globalOptions(command), (store) => store.set(prefix, key, bytes));

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { count, desc, sql } from "drizzle-orm";
 import { positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { print, printLine } from "../output.js";
+import { printLine } from "../output.js";
 import { queryTable } from "../table-query.js";
 
 /** How many prefixes `stats` shows when `--top` is not given. */
@@ -16,7 +16,7 @@ export function registerStats(program: Command): void {
       "print rows and bytes of values per prefix, largest (in bytes) first: prefix, rows, bytes, tab-separated",
     )
     .option("--top <n>", `show this many prefixes (default: ${DEFAULT_TOP})`, positiveInteger)
-    .option("--json", "print one JSON array of {prefix, rows, bytes} instead")
+    .option("--json", "print one JSON object {prefix, rows, bytes} per line instead")
     .action(async (options: { top?: number; json?: boolean }, command: Command) => {
       const globals = globalOptions(command);
       await withStore(globals, async (_store, connection) => {
@@ -29,11 +29,9 @@ export function registerStats(program: Command): void {
             .orderBy(desc(bytes), desc(count()), sql`${table.prefix} collate "C"`)
             .limit(options.top ?? DEFAULT_TOP);
         });
-        if (options.json) {
-          await print(`${JSON.stringify(rows, null, 2)}\n`);
-          return;
+        for (const row of rows) {
+          await printLine(options.json ? JSON.stringify(row) : `${row.prefix}\t${row.rows}\t${row.bytes}`);
         }
-        for (const row of rows) await printLine(`${row.prefix}\t${row.rows}\t${row.bytes}`);
       });
     });
 }

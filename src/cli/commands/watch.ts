@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { checkPrefix } from "../../index.js";
 import { nonNegativeInteger, positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
 import { note, printLine } from "../output.js";
@@ -23,12 +24,19 @@ export function registerWatch(program: Command): void {
     .option("--json", "print one JSON object {revision, type, key} per line instead")
     .action(
       async (prefix: string, options: { fromRevision?: number; count?: number; json?: boolean }, command: Command) => {
+        checkPrefix("watch", prefix);
         const stop = new AbortController();
         const interrupted = () => stop.abort();
         process.once("SIGINT", interrupted);
         process.once("SIGTERM", interrupted);
         try {
-          await withStore(globalOptions(command), async (store) => {
+          await withStore(globalOptions(command), async (store, _connection, target) => {
+            if (target.kind === "embedded") {
+              note(
+                `watch holds the embedded store in ${target.dataDir} (pid ${process.pid}): no other process can open ` +
+                  "it, or write to it, until this one stops, so only what --from-revision replays can appear",
+              );
+            }
             const changes = store.watch(prefix, {
               ...(options.fromRevision !== undefined && { fromRevision: options.fromRevision }),
               signal: stop.signal,

@@ -1,0 +1,82 @@
+import { readFile, stat } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/** Where a connection goes, as the password file matches it. */
+export interface PasswordTarget {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+}
+
+/** libpq's password file: `PGPASSFILE`, else `~/.pgpass` (`%APPDATA%\postgresql\pgpass.conf` on Windows). */
+function passwordFilePath(env: NodeJS.ProcessEnv): string {
+  if (env.PGPASSFILE) return env.PGPASSFILE;
+  if (process.platform === "win32") return join(env.APPDATA ?? "", "postgresql", "pgpass.conf");
+  return join(homedir(), ".pgpass");
+}
+
+/** The fields of one line, split at unescaped colons, with `\:` and `\\` unescaped. */
+function fields(line: string): string[] {
+  const parts: string[] = [];
+  let current = "";
+  for (let i = 0; i < line.length; i++) {
+    const char = line.charAt(i);
+    if (char === "\\" && i + 1 < line.length) {
+      current += line.charAt(++i);
+    } else if (char === ":") {
+      parts.push(current);
+      current = "";
+    } else {
+      current += char;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+/**
+ * The password for `target` from libpq's password file, or `undefined` when there is no file, no
+ * line matches, or the file may be read by others than its owner (libpq ignores such a file too,
+ * on systems with Unix permissions). Lines are `host:port:database:user:password`, `*` matching
+ * anything; the first matching line wins. The host `localhost` also matches a connection to a
+ * Unix socket, as in libpq, which the store never makes.
+ */
+export async function passwordFromFile(
+  target: PasswordTarget,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  const path = passwordFilePath(env);
+  let text: string;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) return undefined;
+    if (process.platform !== "win32" && (info.mode & 0o077) !== 0) return undefined;
+    text = await readFile(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  const wanted = [target.host, String(target.port), target.database, target.user];
+  for (const line of text.split(/\r?\n/)) {
+    if (line === "" || line.startsWith("#")) continue;
+    const parts = fields(line);
+    if (parts.length < 5) continue;
+    if (wanted.every((value, i) => parts[i] === "*" || parts[i] === value)) return parts.slice(4).join(":");
+  }
+  return undefined;
+}
+
+/**
+ * The password a connection sends, as libpq chooses it: the config's own when it has one, else
+ * `PGPASSWORD`, else the password file; none (an empty password) when neither has one.
+ */
+export async function resolvePassword(
+  password: string,
+  target: PasswordTarget,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  if (password !== "") return password;
+  if (env.PGPASSWORD) return env.PGPASSWORD;
+  return (await passwordFromFile(target, env)) ?? "";
+}
