@@ -1,15 +1,13 @@
 // A three-step workflow (fetch → transform → load) that keeps its state where the workflow engine
-// keeps it, is interrupted after step two, and is finished by a second run that reads its plan and
-// records back from the store: steps one and two are skipped, step three runs.
+// keeps it. `npm start` begins a run and is interrupted after step two, as if the process had
+// crashed; the next `npm start` finds the unfinished run in the store, prints
+// `resuming run <id> at step 3`, skips steps one and two (their records are there) and runs step
+// three. The one after that starts a new run.
 //
-// `npm start` runs it. Without DATABASE_URL it uses the embedded store (PGlite) in a temporary
-// directory, closed and re-opened between the two runs and removed at the end. With DATABASE_URL it
-// uses that PostgreSQL server and removes the run's rows when it is done. Each invocation is a new
-// run, so it can be run again and again.
+// Without DATABASE_URL the store is embedded (PGlite) in ./.workflow-store-demo, which the runs
+// share; with DATABASE_URL it is that PostgreSQL server. A finished run's rows are removed.
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { configFromEnv, createEmbeddedStore, createPostgresStore, type Store } from "../src/index.js";
 
 // The Go engine's layout (runtime/dag_plan.go, runner.go and flow_context.go), so that the engine
@@ -63,33 +61,45 @@ const steps: Record<string, (input: unknown) => unknown> = {
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value));
 const decode = <T>(bytes: Buffer) => JSON.parse(bytes.toString("utf8")) as T;
 
+/** The steps of a plan in order, from its start vertex along its links. */
+function stepsOf(plan: Plan): string[] {
+  const order: string[] = [];
+  for (let vertex: string | undefined = plan.StartVertex; vertex !== undefined; vertex = plan.Links[vertex]) {
+    order.push(vertex);
+  }
+  return order;
+}
+
+/** The run a crashed process left: the first key under the run contexts, or none. */
+async function unfinishedRun(store: Store): Promise<string | undefined> {
+  for await (const runId of store.keys(RUN_CONTEXT_PATH, { limit: 1 })) return runId;
+  return undefined;
+}
+
+/** Starts a run: its plan and its context land together. */
+async function startRun(store: Store, runId: string): Promise<void> {
+  const start: RunContext = { Status: PENDING, Entrypoint: [ETL.Name, ETL.StartVertex], Data: null };
+  await store.transaction(async (tx) => {
+    await tx.set(DAG_PLAN_PATH, runId, encode(ETL));
+    await tx.set(RUN_CONTEXT_PATH, runId, encode(start));
+  });
+}
+
 /**
- * Runs the workflow `runId` from wherever the store says it stands. Stops before running a step
- * once `stopAfter` steps have run in this call: the simulated crash.
+ * Runs the workflow `runId` from wherever the store says it stands: steps with a record are
+ * skipped. Stops before running a step once `stopAfter` steps have run: the simulated crash.
  */
 async function runWorkflow(store: Store, runId: string, stopAfter = Number.POSITIVE_INFINITY) {
-  const recordPrefix = RECORD_PATH + runId;
   const saved = await store.get(DAG_PLAN_PATH, runId);
-  const plan = saved === null ? ETL : decode<Plan>(saved);
-  if (saved === null) {
-    const start: RunContext = { Status: PENDING, Entrypoint: [plan.Name, plan.StartVertex], Data: null };
-    await store.transaction(async (tx) => {
-      await tx.set(DAG_PLAN_PATH, runId, encode(plan));
-      await tx.set(RUN_CONTEXT_PATH, runId, encode(start));
-    });
-    console.log(`  new run: plan saved under ${DAG_PLAN_PATH}, run context under ${RUN_CONTEXT_PATH}`);
-  } else {
-    const context = await store.get(RUN_CONTEXT_PATH, runId);
-    const next = context === null ? "none" : decode<RunContext>(context).Entrypoint.join(".");
-    console.log(`  unfinished run found: plan read back from ${DAG_PLAN_PATH}, next step ${next}`);
-  }
-
+  if (saved === null) throw new Error(`run ${runId} has a context but no plan under ${DAG_PLAN_PATH}`);
+  const plan = decode<Plan>(saved);
+  const recordPrefix = RECORD_PATH + runId;
   const records = new Map<string, TraceRecord>();
   for await (const { key, value } of store.entries(recordPrefix)) records.set(key, decode<TraceRecord>(value));
 
   let data: unknown = null;
   let ran = 0;
-  for (let vertex: string | undefined = plan.StartVertex; vertex !== undefined; vertex = plan.Links[vertex]) {
+  for (const vertex of stepsOf(plan)) {
     const path = [plan.Name, vertex];
     const done = records.get(path.join("."));
     if (done !== undefined) {
@@ -128,47 +138,40 @@ async function runWorkflow(store: Store, runId: string, stopAfter = Number.POSIT
   return "finished";
 }
 
-const runId = `run-${randomUUID().slice(0, 8)}`;
-const onServer = Boolean(process.env.DATABASE_URL);
-const dataDir = onServer ? undefined : mkdtempSync(join(tmpdir(), "workflow-store-demo-"));
-const open = () => (onServer ? createPostgresStore(configFromEnv()) : createEmbeddedStore({ dataDir }));
+const config = process.env.DATABASE_URL ? configFromEnv() : undefined;
+const dataDir = resolve(".workflow-store-demo");
+const where = config
+  ? `PostgreSQL ${config.user}@${config.host}:${config.port}/${config.database}`
+  : `embedded PGlite in ${dataDir}`;
+console.log(`Workflow ${ETL.Name} (fetch → transform → load), store: ${where}`);
 
+const store = config ? await createPostgresStore(config) : await createEmbeddedStore({ dataDir });
 try {
-  const config = onServer ? configFromEnv() : undefined;
-  const where = config
-    ? `PostgreSQL ${config.user}@${config.host}:${config.port}/${config.database}`
-    : `embedded PGlite in ${dataDir}`;
-  console.log(`Workflow ${ETL.Name} (fetch → transform → load), run ${runId}, store: ${where}`);
-
-  console.log("Run 1");
-  const first = await open();
-  try {
-    const outcome = await runWorkflow(first, runId, 2);
-    console.log(`  ${outcome} after 2 steps (a simulated crash); store closed`);
-  } finally {
-    await first.close();
-  }
-
-  console.log("Run 2, store re-opened");
-  const second = await open();
-  try {
-    const outcome = await runWorkflow(second, runId);
-    const records = await second.count(RECORD_PATH + runId);
-    const context = (await second.has(RUN_CONTEXT_PATH, runId)) ? "kept" : "removed";
-    console.log(`  ${outcome}: ${records} records under ${RECORD_PATH}${runId}, run context ${context}`);
-    if (onServer) {
-      await second.transaction(async (tx) => {
-        await tx.removePrefix(RECORD_PATH + runId);
-        await tx.remove(DAG_PLAN_PATH, runId);
-      });
-      console.log("  the run's rows removed from the database");
-    }
-  } finally {
-    await second.close();
+  const resumed = await unfinishedRun(store);
+  if (resumed === undefined) {
+    const runId = `run-${randomUUID().slice(0, 8)}`;
+    console.log(`new run ${runId}: plan saved under ${DAG_PLAN_PATH}, run context under ${RUN_CONTEXT_PATH}`);
+    await startRun(store, runId);
+    await runWorkflow(store, runId, 2);
+    console.log(`interrupted after step 2, as if the process had crashed: run \`npm start\` again to resume ${runId}`);
+  } else {
+    const context = await store.get(RUN_CONTEXT_PATH, resumed);
+    const next = context === null ? undefined : decode<RunContext>(context).Entrypoint[1];
+    const plan = await store.get(DAG_PLAN_PATH, resumed);
+    const position = plan === null || next === undefined ? -1 : stepsOf(decode<Plan>(plan)).indexOf(next);
+    console.log(`resuming run ${resumed} at step ${position + 1} (${next}): plan and records read back from the store`);
+    await runWorkflow(store, resumed);
+    const records = await store.count(RECORD_PATH + resumed);
+    console.log(`finished run ${resumed}: ${records} records under ${RECORD_PATH}${resumed}, run context removed`);
+    await store.transaction(async (tx) => {
+      await tx.removePrefix(RECORD_PATH + resumed);
+      await tx.remove(DAG_PLAN_PATH, resumed);
+    });
+    console.log("the run's rows removed; the next `npm start` begins a new run");
   }
 } catch (error) {
   console.error(`resumable-workflow failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 } finally {
-  if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+  await store.close();
 }

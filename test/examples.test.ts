@@ -1,6 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
 import { describe, expect, it } from "vitest";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
@@ -8,15 +10,20 @@ import { cleanEnv, runProcess } from "./support/processes.js";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const tsxCli = join(root, "node_modules/tsx/dist/cli.mjs");
 
-/** Where an example ran: the embedded store, or a database of its own on the server, to look at after it. */
-type Target =
+/**
+ * Where an example ran: the directory it ran in, and the embedded store (whose data directory, if
+ * it kept one, is ./.workflow-store-demo there) or a database of its own on the server, to look at
+ * after it.
+ */
+type Target = { cwd: string; query: (text: string) => Promise<Record<string, unknown>[]> } & (
   | { backend: "embedded" }
-  | { backend: "postgres"; database: string; query: (text: string) => Promise<Record<string, unknown>[]> };
+  | { backend: "postgres"; database: string }
+);
 
 /** Runs `examples/<file>` with tsx as `npm start` would, and fails on a non-zero exit or anything on stderr. */
-async function runExample(file: string, env: Record<string, string>): Promise<string> {
-  const result = await runProcess(process.execPath, [tsxCli, join("examples", file)], {
-    cwd: root,
+async function runExample(file: string, cwd: string, env: Record<string, string>): Promise<string> {
+  const result = await runProcess(process.execPath, [tsxCli, join(root, "examples", file)], {
+    cwd,
     env,
     timeoutMs: 90_000,
   });
@@ -35,42 +42,44 @@ const stepLines = (text: string) =>
 /** One case per file in examples/: how many times to run it and what its output must show. */
 const cases: Record<string, { runs: number; check: (outputs: string[], target: Target) => Promise<void> }> = {
   "resumable-workflow.ts": {
-    // Twice: a second `npm start` on the same database is a new run and works as well.
-    runs: 2,
-    check: async (outputs, target) => {
-      const runIds = new Set<string>();
-      for (const stdout of outputs) {
-        const [first, second] = stdout.split(/^Run 2.*$/m);
-        expect(second, stdout).toBeDefined();
-        expect(stepLines(first ?? "")).toEqual([
-          "step fetch: ran, output [3,1,2]",
-          "step transform: ran, output [10,20,30]",
-        ]);
-        expect(first).toMatch(/interrupted after 2 steps/);
-        expect(second).toMatch(/unfinished run found: plan read back from \/dag\/, next step etl\.load/);
-        expect(stepLines(second ?? "")).toEqual([
-          "step fetch: done earlier, skipped",
-          "step transform: done earlier, skipped",
-          'step load: ran, output {"rows":3,"total":60}',
-        ]);
-        const finished = /finished: 3 records under \/record\/(run-[0-9a-f]{8}), run context removed/.exec(stdout);
-        expect(finished, stdout).not.toBeNull();
-        runIds.add(finished?.[1] ?? "");
-        const store = /store: (.+)$/m.exec(stdout)?.[1] ?? "";
-        if (target.backend === "embedded") {
-          // The store lived in a temporary directory, removed at the end.
-          const dataDir = /^embedded PGlite in (\S*workflow-store-demo-\S+)$/.exec(store)?.[1];
-          expect(dataDir, stdout).toBeDefined();
-          expect(existsSync(dataDir ?? "")).toBe(false);
-        } else {
-          expect(store, stdout).toMatch(new RegExp(`^PostgreSQL \\S+/${target.database}$`));
-        }
+    // Three processes on one store, as three `npm start`s: a run interrupted after step two, its
+    // resumption at step three, and a new run.
+    runs: 3,
+    check: async ([first = "", second = "", third = ""], target) => {
+      const started = /^new run (run-[0-9a-f]{8}):/m.exec(first)?.[1];
+      expect(started, first).toBeDefined();
+      expect(stepLines(first)).toEqual(["step fetch: ran, output [3,1,2]", "step transform: ran, output [10,20,30]"]);
+      expect(first).toContain(
+        `interrupted after step 2, as if the process had crashed: run \`npm start\` again to resume ${started}`,
+      );
+
+      expect(second).toMatch(new RegExp(`^resuming run ${started} at step 3 \\(load\\):`, "m"));
+      expect(stepLines(second)).toEqual([
+        "step fetch: done earlier, skipped",
+        "step transform: done earlier, skipped",
+        'step load: ran, output {"rows":3,"total":60}',
+      ]);
+      expect(second).toContain(`finished run ${started}: 3 records under /record/${started}, run context removed`);
+
+      const next = /^new run (run-[0-9a-f]{8}):/m.exec(third)?.[1];
+      expect(next, third).toBeDefined();
+      expect(next).not.toBe(started);
+      expect(stepLines(third)).toHaveLength(2);
+
+      const store = /store: (.+)$/m.exec(first)?.[1] ?? "";
+      if (target.backend === "embedded") {
+        // The runs shared ./.workflow-store-demo in the directory they ran in.
+        expect(store).toBe(`embedded PGlite in ${join(target.cwd, ".workflow-store-demo")}`);
+      } else {
+        expect(store, first).toMatch(new RegExp(`^PostgreSQL \\S+/${target.database}$`));
       }
-      expect(runIds.size).toBe(outputs.length);
-      if (target.backend === "postgres") {
-        // It worked in the database it was given, and took its rows away again.
-        expect(await target.query("select count(*)::int as n from workflow_store")).toEqual([{ n: 0 }]);
-      }
+      // What is left is the third run's: its plan and context, and its two records.
+      expect(await target.query("select prefix, key from workflow_store order by prefix, key")).toEqual([
+        { prefix: "/dag/", key: next },
+        { prefix: `/record/${next}`, key: "etl.fetch" },
+        { prefix: `/record/${next}`, key: "etl.transform" },
+        { prefix: "/run_context/", key: next },
+      ]);
     },
   },
   "app-transaction.ts": {
@@ -132,11 +141,22 @@ describe("examples on the embedded store", () => {
     async (file) => {
       const example = cases[file];
       if (example === undefined) throw new Error(`no case for ${file}`);
-      const outputs: string[] = [];
-      for (let i = 0; i < example.runs; i++) {
-        outputs.push(await runExample(file, cleanEnv()));
+      const cwd = mkdtempSync(join(tmpdir(), "dws-example-"));
+      try {
+        const outputs: string[] = [];
+        for (let i = 0; i < example.runs; i++) outputs.push(await runExample(file, cwd, cleanEnv()));
+        const query = async (text: string) => {
+          const client = await PGlite.create(join(cwd, ".workflow-store-demo"));
+          try {
+            return (await client.query<Record<string, unknown>>(text)).rows;
+          } finally {
+            await client.close();
+          }
+        };
+        await example.check(outputs, { backend: "embedded", cwd, query });
+      } finally {
+        rmSync(cwd, { recursive: true, force: true });
       }
-      await example.check(outputs, { backend: "embedded" });
     },
     240_000,
   );
@@ -149,18 +169,21 @@ describe.skipIf(databaseUrl === null)(`examples on PostgreSQL${skipReason}`, () 
       const example = cases[file];
       if (example === undefined) throw new Error(`no case for ${file}`);
       const database = await freshDatabase(`example_${file.replace(/\W/g, "_")}`);
+      const cwd = mkdtempSync(join(tmpdir(), "dws-example-"));
       try {
         const outputs: string[] = [];
         for (let i = 0; i < example.runs; i++) {
-          outputs.push(await runExample(file, cleanEnv({ DATABASE_URL: database.url })));
+          outputs.push(await runExample(file, cwd, cleanEnv({ DATABASE_URL: database.url })));
         }
         const { client } = database.connect();
         await example.check(outputs, {
           backend: "postgres",
+          cwd,
           database: new URL(database.url).pathname.slice(1),
           query: async (text) => [...(await client.unsafe(text))],
         });
       } finally {
+        rmSync(cwd, { recursive: true, force: true });
         await database.drop();
       }
     },
