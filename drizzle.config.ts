@@ -2,6 +2,7 @@ import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "drizzle-kit";
 import { configFromEnv } from "./src/env.js";
+import { resolvePassword } from "./src/pgpass.js";
 import { tlsOptions } from "./src/tls.js";
 
 // One config for this repository (`npm run db:generate`) and for apps, which run it from the
@@ -20,6 +21,10 @@ if (!process.env.DATABASE_URL && !Object.keys(process.env).some((name) => name.s
   );
 }
 
+// A URL without a password takes PGPASSWORD, then the password file, as the store does; with none
+// at all, drizzle-kit wants the field left out rather than empty.
+const password = resolvePassword(database.password, database);
+
 // No import of drizzle-kit itself: `npx drizzle-kit` may run without it in the app's node_modules.
 export default {
   dialect: "postgresql",
@@ -29,7 +34,7 @@ export default {
     host: database.host,
     port: database.port,
     user: database.user,
-    password: database.password,
+    ...(password !== "" && { password }),
     database: database.database,
     ssl: tlsOptions(database),
   },

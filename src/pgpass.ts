@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -43,17 +43,14 @@ function fields(line: string): string[] {
  * anything; the first matching line wins. The host `localhost` also matches a connection to a
  * Unix socket, as in libpq, which the store never makes.
  */
-export async function passwordFromFile(
-  target: PasswordTarget,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string | undefined> {
+export function passwordFromFile(target: PasswordTarget, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const path = passwordFilePath(env);
   let text: string;
   try {
-    const info = await stat(path);
+    const info = statSync(path);
     if (!info.isFile()) return undefined;
     if (process.platform !== "win32" && (info.mode & 0o077) !== 0) return undefined;
-    text = await readFile(path, "utf8");
+    text = readFileSync(path, "utf8");
   } catch {
     return undefined;
   }
@@ -69,14 +66,15 @@ export async function passwordFromFile(
 
 /**
  * The password a connection sends, as libpq chooses it: the config's own when it has one, else
- * `PGPASSWORD`, else the password file; none (an empty password) when neither has one.
+ * `PGPASSWORD`, else the password file; none (an empty password) when neither has one. Synchronous,
+ * for drizzle-kit's config, which cannot wait.
  */
-export async function resolvePassword(
+export function resolvePassword(
   password: string,
   target: PasswordTarget,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<string> {
+): string {
   if (password !== "") return password;
   if (env.PGPASSWORD) return env.PGPASSWORD;
-  return (await passwordFromFile(target, env)) ?? "";
+  return passwordFromFile(target, env) ?? "";
 }

@@ -188,16 +188,16 @@ describe("passwordFromFile", () => {
     return passwordFromFile(target, { PGPASSFILE: file });
   };
 
-  it("takes the first line whose fields match, * matching anything, with \\: and \\\\ unescaped", async () => {
-    expect(
-      await lookUp(["db.internal:5432:app:me:wrong port", "db.internal:*:app:me:a\\:b\\\\c:d", "*:*:*:*:later"]),
-    ).toBe("a:b\\c:d");
-    expect(await lookUp(["# db.internal:5433:app:me:comment", "", "other:*:*:*:no"])).toBeUndefined();
+  it("takes the first line whose fields match, * matching anything, with \\: and \\\\ unescaped", () => {
+    expect(lookUp(["db.internal:5432:app:me:wrong port", "db.internal:*:app:me:a\\:b\\\\c:d", "*:*:*:*:later"])).toBe(
+      "a:b\\c:d",
+    );
+    expect(lookUp(["# db.internal:5433:app:me:comment", "", "other:*:*:*:no"])).toBeUndefined();
   });
 
-  it("ignores a file others may read, and a missing one", async () => {
-    expect(await lookUp(["*:*:*:*:secret"], 0o640)).toBeUndefined();
-    expect(await passwordFromFile(target, { PGPASSFILE: join(dir, "missing") })).toBeUndefined();
+  it("ignores a file others may read, and a missing one", () => {
+    expect(lookUp(["*:*:*:*:secret"], 0o640)).toBeUndefined();
+    expect(passwordFromFile(target, { PGPASSFILE: join(dir, "missing") })).toBeUndefined();
   });
 });
 
