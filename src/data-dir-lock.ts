@@ -88,7 +88,7 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
     title: process.title,
   };
   try {
-    mkdirSync(directory, { recursive: true });
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
     await claim(file, me, 0);
   } catch (error) {
     if (error instanceof Held) throw heldError(directory, error.holder);

@@ -15,7 +15,8 @@ export async function importDriver<T>(packageName: string, factory: string, load
       throw new StoreError(
         "CONFIG",
         { op: "config" },
-        `${factory} needs the ${packageName} package, which is not installed: npm install ${packageName}`,
+        `${factory} needs the ${packageName} package, which is not installed: npm install ${packageName} ` +
+          `(with npx, add -p ${packageName})`,
         { cause: error },
       );
     }

@@ -1,4 +1,4 @@
-import { defaultConfig, type PostgresConfig, type SslMode, validateConfig } from "./config.js";
+import { defaultConfig, type PostgresConfig, SSL_MODES, type SslMode, validateConfig } from "./config.js";
 import { StoreError } from "./errors.js";
 
 function dsnError(detail: string): StoreError {
@@ -6,9 +6,109 @@ function dsnError(detail: string): StoreError {
   return new StoreError("CONFIG", { op: "config" }, `invalid DSN: ${detail}`);
 }
 
-function wholeNumber(keyword: string, value: string): number {
-  if (!/^\d+$/.test(value)) throw dsnError(`${keyword} must be a whole number`);
+function wholeNumber(keyword: string, value: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw dsnError(
+      `${keyword} must be a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : min > 0 ? ` of at least ${min}` : ""}`,
+    );
+  }
   return Number(value);
+}
+
+/**
+ * libpq's connection keywords (PostgreSQL 18) that the store has no use for: accepted and ignored,
+ * as in the Go store. Any other keyword is refused, as libpq refuses it: a typo such as `sslmod`
+ * would otherwise connect without the TLS it asked for.
+ */
+const IGNORED_KEYWORDS = new Set([
+  "hostaddr",
+  "passfile",
+  "require_auth",
+  "channel_binding",
+  "client_encoding",
+  "options",
+  "fallback_application_name",
+  "keepalives",
+  "keepalives_idle",
+  "keepalives_interval",
+  "keepalives_count",
+  "tcp_user_timeout",
+  "replication",
+  "gssencmode",
+  "sslnegotiation",
+  "sslcompression",
+  "sslpassword",
+  "sslcertmode",
+  "sslcrl",
+  "sslcrldir",
+  "sslsni",
+  "sslkeylogfile",
+  "requirepeer",
+  "ssl_min_protocol_version",
+  "ssl_max_protocol_version",
+  "min_protocol_version",
+  "max_protocol_version",
+  "krbsrvname",
+  "gsslib",
+  "gssdelegation",
+  "service",
+  "target_session_attrs",
+  "load_balance_hosts",
+]);
+
+/** The keywords the store reads, for telling a typo what was meant. */
+const KNOWN_KEYWORDS = [
+  "host",
+  "port",
+  "user",
+  "password",
+  "dbname",
+  "sslmode",
+  "sslrootcert",
+  "sslcert",
+  "sslkey",
+  "connect_timeout",
+  "application_name",
+  "pool_max",
+  "pool_idle_timeout",
+  "pool_max_lifetime",
+  "statement_timeout",
+  "lock_timeout",
+];
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/**
+ * The error for a keyword neither the store nor libpq knows. A URL's parameter is named; in the
+ * keyword/value form a keyword is named only when it is a near miss of one the store reads, as
+ * anything else may be a piece of an unquoted password.
+ */
+function unknownKeyword(keyword: string, inUrl: boolean): StoreError {
+  const meant =
+    keyword === "ssl" ? "sslmode=require" : KNOWN_KEYWORDS.find((known) => distance(keyword, known) <= (inUrl ? 2 : 1));
+  if (!inUrl && meant === undefined) {
+    return dsnError(
+      "it holds a keyword libpq does not know (not shown, as it may be part of a value: quote values with spaces)",
+    );
+  }
+  return dsnError(
+    `unknown ${inUrl ? "parameter" : "keyword"} ${keyword}${meant === undefined ? "" : `: did you mean ${meant}?`}`,
+  );
 }
 
 function seconds(keyword: string, value: string): number {
@@ -17,18 +117,18 @@ function seconds(keyword: string, value: string): number {
 }
 
 /**
- * Sets the config field a libpq keyword names. Keywords the store has no use for are ignored, as
- * the original store ignores them; `pool_*`, `statement_timeout` and `lock_timeout` are this
+ * Sets the config field a libpq keyword names. libpq's keywords the store has no use for are
+ * ignored, as the Go store ignores them, and others refused; `pool_*`, `statement_timeout` and `lock_timeout` are this
  * package's own, written by {@link toDsn}. The two timeouts are in seconds, like `connect_timeout`
  * (not in milliseconds, as PostgreSQL's settings of those names and node-postgres take them).
  */
-function applyKeyword(config: PostgresConfig, keyword: string, value: string): void {
+function applyKeyword(config: PostgresConfig, keyword: string, value: string, inUrl = false): void {
   switch (keyword) {
     case "host":
       config.host = value;
       break;
     case "port":
-      config.port = wholeNumber(keyword, value);
+      config.port = wholeNumber(keyword, value, 1, 65535);
       break;
     case "user":
       config.user = value;
@@ -40,6 +140,11 @@ function applyKeyword(config: PostgresConfig, keyword: string, value: string): v
       config.database = value;
       break;
     case "sslmode":
+      if (!(SSL_MODES as readonly string[]).includes(value)) {
+        throw dsnError(
+          `sslmode ${JSON.stringify(value)} is not one the store takes: ${SSL_MODES.join(", ")} (it never falls back to plain text, as prefer and allow do)`,
+        );
+      }
       config.sslMode = value as SslMode;
       break;
     case "sslrootcert":
@@ -52,13 +157,13 @@ function applyKeyword(config: PostgresConfig, keyword: string, value: string): v
       config.sslKey = value;
       break;
     case "connect_timeout":
-      config.connectTimeoutSeconds = wholeNumber(keyword, value);
+      config.connectTimeoutSeconds = wholeNumber(keyword, value, 1);
       break;
     case "application_name":
       config.applicationName = value;
       break;
     case "pool_max":
-      config.max = wholeNumber(keyword, value);
+      config.max = wholeNumber(keyword, value, 1);
       break;
     case "pool_idle_timeout":
       config.idleTimeoutSeconds = wholeNumber(keyword, value);
@@ -72,6 +177,8 @@ function applyKeyword(config: PostgresConfig, keyword: string, value: string): v
     case "lock_timeout":
       config.lockTimeoutSeconds = seconds(keyword, value);
       break;
+    default:
+      if (!IGNORED_KEYWORDS.has(keyword)) throw unknownKeyword(keyword, inUrl);
   }
 }
 
@@ -136,15 +243,15 @@ function parseUrl(dsn: string, config: PostgresConfig): void {
   if (decoded.user !== "") config.user = decoded.user;
   if (url.password !== "") config.password = decoded.password;
   if (decoded.database !== "") config.database = decoded.database;
-  for (const [keyword, value] of url.searchParams) applyKeyword(config, keyword, value);
+  for (const [keyword, value] of url.searchParams) applyKeyword(config, keyword, value, true);
 }
 
 /**
  * Parses a connection string over {@link defaultConfig}: libpq's keyword/value form
- * (`host=db port=5432 password='a b\'c'`) or a `postgres://` / `postgresql://` URL. Unknown
- * keywords are ignored. A string without a password gives an empty one, which connecting turns into
+ * (`host=db port=5432 password='a b\'c'`) or a `postgres://` / `postgresql://` URL. A string without a password gives an empty one, which connecting turns into
  * `PGPASSWORD`, else the password file (`PGPASSFILE` or `~/.pgpass`), as libpq does: the Go store's
- * default password applies to config objects only. The result is validated; errors are `CONFIG`
+ * default password applies to config objects only. libpq's keywords the store has no use for are
+ * ignored; any other is refused, as libpq refuses it. The result is validated; errors are `CONFIG`
  * and never quote the DSN.
  *
  * @example

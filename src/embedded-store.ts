@@ -1,3 +1,4 @@
+import { inspectDataDir, majorMismatch } from "./data-dir.js";
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
 import { importDriver } from "./drivers.js";
 import { analyzeNeverAnalyzed, drizzleReadyClient } from "./embedded-client.js";
@@ -40,12 +41,19 @@ export async function connectEmbedded(options: EmbeddedConnectionOptions = {}): 
   // other's pages and lose acknowledged writes.
   const lock: DataDirLock | undefined = directory === undefined ? undefined : await lockDataDir(directory);
   let client: InstanceType<typeof PGlite> | undefined;
+  let made: string | undefined;
   try {
+    made = lock === undefined ? undefined : inspectDataDir(lock.directory);
     client = await PGlite.create(options.dataDir);
     await analyzeNeverAnalyzed(client);
   } catch (error) {
     await client?.close().catch(() => {});
     lock?.release();
+    if (lock !== undefined && made !== undefined && client === undefined) {
+      throw (
+        majorMismatch(lock.directory, made, await postgresMajor(PGlite)) ?? translateError(error, { op: "connect" })
+      );
+    }
     throw translateError(error, { op: "connect" });
   }
   const opened = client;
@@ -60,6 +68,19 @@ export async function connectEmbedded(options: EmbeddedConnectionOptions = {}): 
     },
     label: options.dataDir === undefined ? "embedded in memory" : `embedded ${options.dataDir}`,
   };
+}
+
+/** The PostgreSQL major the installed PGlite runs, from a throwaway instance in memory. */
+async function postgresMajor(PGlite: typeof import("@electric-sql/pglite").PGlite): Promise<string> {
+  const probe = await PGlite.create();
+  try {
+    const { rows } = await probe.query<{ major: string }>(
+      "select current_setting('server_version_num')::int / 10000 as major",
+    );
+    return String(rows[0]?.major);
+  } finally {
+    await probe.close();
+  }
 }
 
 // PGlite's own prefixes for a database that is not a directory of this machine (its

@@ -44,16 +44,8 @@ function fields(line: string): string[] {
  * Unix socket, as in libpq, which the store never makes.
  */
 export function passwordFromFile(target: PasswordTarget, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const path = passwordFilePath(env);
-  let text: string;
-  try {
-    const info = statSync(path);
-    if (!info.isFile()) return undefined;
-    if (process.platform !== "win32" && (info.mode & 0o077) !== 0) return undefined;
-    text = readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
+  const text = readablePasswordFile(passwordFilePath(env));
+  if (typeof text !== "string") return undefined;
   const wanted = [target.host, String(target.port), target.database, target.user];
   for (const line of text.split(/\r?\n/)) {
     if (line === "" || line.startsWith("#")) continue;
@@ -62,6 +54,40 @@ export function passwordFromFile(target: PasswordTarget, env: NodeJS.ProcessEnv 
     if (wanted.every((value, i) => parts[i] === "*" || parts[i] === value)) return parts.slice(4).join(":");
   }
   return undefined;
+}
+
+/** The password file's text; "missing", or "open" when others than its owner may read it (then it is not used). */
+function readablePasswordFile(path: string): string | "missing" | "open" {
+  try {
+    const info = statSync(path);
+    if (!info.isFile()) return "missing";
+    if (process.platform !== "win32" && (info.mode & 0o077) !== 0) return "open";
+    return readFileSync(path, "utf8");
+  } catch {
+    return "missing";
+  }
+}
+
+/**
+ * Where the password of a login came from, for the error of a login the server refused: which
+ * source libpq's order took it from, or why none was found. Never the password itself.
+ */
+export function describePasswordSource(
+  password: string,
+  target: PasswordTarget,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  if (password !== "") {
+    return "the password was the one in the connection settings (a config object that sets none has the Go store's default)";
+  }
+  if (env.PGPASSWORD) return "the password came from PGPASSWORD";
+  const path = passwordFilePath(env);
+  if (passwordFromFile(target, env) !== undefined) return `the password came from ${path}`;
+  const file = readablePasswordFile(path);
+  const where = `${target.host}:${target.port}:${target.database}:${target.user}`;
+  if (file === "open") return `no password was sent: ${path} was ignored, as others may read it (chmod 600 it)`;
+  if (file === "missing") return `no password was sent: none in the connection settings or PGPASSWORD, and no ${path}`;
+  return `no password was sent: none in the connection settings or PGPASSWORD, and no line of ${path} matches ${where}`;
 }
 
 /**

@@ -8,10 +8,10 @@ import { parseDsn } from "./dsn.js";
 import { StoreError } from "./errors.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { pause } from "./pause.js";
-import { resolvePassword } from "./pgpass.js";
+import { describePasswordSource, resolvePassword } from "./pgpass.js";
 import { openStore } from "./store.js";
 import { serverOffersTls, tlsOptions } from "./tls.js";
-import { translateError } from "./translate.js";
+import { isPasswordRefused, translateError } from "./translate.js";
 import type { Connection, Store } from "./types.js";
 
 function resolveConfig(config: Partial<PostgresConfig> | string | undefined): PostgresConfig {
@@ -190,7 +190,11 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
         { cause: translateError(error, { op: "connect" }).cause },
       );
     }
-    throw translateError(error, { op: "connect" });
+    const failure = translateError(error, { op: "connect" });
+    if (!isPasswordRefused(error)) throw failure;
+    // Say where the password came from, or why there was none: the server's answer does not.
+    const source = describePasswordSource(resolved.password, resolved);
+    throw new StoreError("CONNECTION", { op: "connect" }, `${failure.detail} (${source})`, { cause: failure.cause });
   } finally {
     clearTimeout(timer);
   }

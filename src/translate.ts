@@ -19,6 +19,10 @@ const LOCK_NOT_AVAILABLE = "55P03";
 const DEADLOCK_DETECTED = "40P01";
 const INVALID_SQL_STATEMENT_NAME = "26000";
 const DUPLICATE_PREPARED_STATEMENT = "42P05";
+const PROTOCOL_VIOLATION = "08P01";
+// postgres.js 4's code for a message no PostgreSQL server sends.
+const POSTGRES_JS_PROTOCOL_ERROR = "PROTOCOL_ERROR";
+const INVALID_PASSWORD = "28P01";
 
 const CONNECTION_SQLSTATES = new Set([
   INSUFFICIENT_RESOURCES_TOO_MANY_CONNECTIONS,
@@ -42,6 +46,7 @@ const CONNECTION_ERROR_CODES = new Set([
   "CONNECTION_CLOSED",
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
+  POSTGRES_JS_PROTOCOL_ERROR,
 ]);
 
 interface CodedError {
@@ -106,6 +111,10 @@ export function translateError(error: unknown, site: ErrorSite): StoreError {
     detail +=
       ": behind a transaction-mode pooler (PgBouncer before 1.21, Supavisor, …), create the store with prepare: false";
   }
+  if (code === POSTGRES_JS_PROTOCOL_ERROR) {
+    detail +=
+      ": what answered does not speak PostgreSQL's protocol (an HTTP server or a proxy, say): check the host and port";
+  }
   return new StoreError(failure, site, detail, { cause: withoutData(cause ?? error) });
 }
 
@@ -152,6 +161,15 @@ export function sqlState(error: unknown): string | undefined {
 /** PostgreSQL broke a deadlock by failing this statement (SQLSTATE 40P01); nothing of it took effect. */
 export function isDeadlock(error: unknown): boolean {
   return sqlState(error) === DEADLOCK_DETECTED;
+}
+
+/**
+ * Whether the server refused a login's password (28P01), or broke off its authentication exchange
+ * (08P01, which is what a SCRAM login without a password gets).
+ */
+export function isPasswordRefused(error: unknown): boolean {
+  const code = sqlState(error);
+  return code === INVALID_PASSWORD || code === PROTOCOL_VIOLATION;
 }
 
 /** Whether an error is PostgreSQL's "permission denied" (42501). */

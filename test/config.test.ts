@@ -128,8 +128,31 @@ describe("parseDsn", () => {
     expect(parseDsn("password=''").password).toBe("");
   });
 
-  it("ignores keywords it has no use for", () => {
+  it("ignores libpq's keywords it has no use for, and refuses others, naming a near miss only", () => {
     expect(parseDsn("host=h options='-c x=y' target_session_attrs=any").host).toBe("h");
+    expect(parseDsn("postgres://h/d?keepalives=1&channel_binding=prefer").host).toBe("h");
+    // A typo must not connect without the TLS it asked for.
+    expect(configError(() => parseDsn("postgres://h/d?sslmod=require")).message).toBe(
+      "workflow store config: invalid DSN: unknown parameter sslmod: did you mean sslmode?",
+    );
+    expect(configError(() => parseDsn("sslmod=require")).message).toContain(
+      "unknown keyword sslmod: did you mean sslmode?",
+    );
+    expect(configError(() => parseDsn("postgres://h/d?ssl=true")).message).toContain("did you mean sslmode=require?");
+    // An unquoted password with a space leaves a piece of it where a keyword goes: never shown.
+    const split = configError(() => parseDsn("host=h password=correct horse=battery"));
+    expect(split.message).not.toMatch(/horse|battery/);
+    expect(split.message).toContain("quote values with spaces");
+  });
+
+  it("names the keyword as written in errors about its value", () => {
+    expect(configError(() => parseDsn("sslmode=prefer")).message).toContain(
+      'sslmode "prefer" is not one the store takes',
+    );
+    expect(configError(() => parseDsn("pool_max=0")).message).toContain(
+      "pool_max must be a whole number of at least 1",
+    );
+    expect(configError(() => parseDsn("port=70000")).message).toContain("port must be a whole number from 1 to 65535");
   });
 
   it.each(["postgres", "postgresql"])("reads %s:// URLs, percent-decoded, with sslmode", (scheme) => {

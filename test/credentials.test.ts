@@ -39,7 +39,9 @@ describe.skipIf(unavailable !== undefined)(
     it("without a password anywhere, fails to log in with exit 4, naming the store", async () => {
       const result = await status(["--url", url()]);
       expect(result.code, result.stderr).toBe(4);
-      expect(result.stderr).toMatch(/^workflow-store: status: .*\[28P01\]$/m);
+      expect(result.stderr).toContain(
+        `(no password was sent: none in the connection settings or PGPASSWORD, and no ${join(home, ".pgpass")})`,
+      );
       expect(result.stderr).toContain(`using PostgreSQL postgres@127.0.0.1:${server.port}/postgres (from --url)`);
     });
 
@@ -70,6 +72,12 @@ describe.skipIf(unavailable !== undefined)(
       const readable = passwordFile("readable", lines, 0o644);
       const ignored = await status(["--url", url()], { PGPASSFILE: readable });
       expect(ignored.code).toBe(4);
+      expect(ignored.stderr).toContain(
+        `(no password was sent: ${readable} was ignored, as others may read it (chmod 600 it))`,
+      );
+      const wrong = await status(["--url", url()], { PGPASSWORD: "wrong" });
+      expect(wrong.code).toBe(4);
+      expect(wrong.stderr).toMatch(/\[28P01\] \(the password came from PGPASSWORD\)$/m);
       expect(`${ignored.stdout}${ignored.stderr}`).not.toContain(server.password);
     });
 

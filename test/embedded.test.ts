@@ -1,5 +1,14 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +46,49 @@ describe("createEmbeddedStore with a dataDir", () => {
     } finally {
       await store.close();
     }
+  }, 60_000);
+});
+
+describe("what an embedded data directory may be", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dws-embedded-dir-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("is created private (0700), as PostgreSQL keeps its own", async () => {
+    const dataDir = join(dir, "new");
+    const store = await createEmbeddedStore({ dataDir });
+    await store.close();
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+  }, 60_000);
+
+  it("refuses a folder of other files, and leaves it as it was", async () => {
+    const folder = join(dir, "project");
+    mkdirSync(folder, { mode: 0o755 });
+    writeFileSync(join(folder, "notes.txt"), "mine");
+    await expect(createEmbeddedStore({ dataDir: folder })).rejects.toMatchObject({
+      code: "CONFIG",
+      message: expect.stringContaining(
+        `${folder} is not an embedded store's data directory (it has no PG_VERSION) and is not empty (notes.txt)`,
+      ),
+    });
+    expect(readdirSync(folder)).toEqual(["notes.txt"]);
+    expect(statSync(folder).mode & 0o777).toBe(0o755);
+  });
+
+  it("says which PostgreSQL made a directory the installed PGlite cannot open, and leaves it intact", async () => {
+    const dataDir = join(dir, "other-major");
+    await (await createEmbeddedStore({ dataDir })).close();
+    const running = readFileSync(join(dataDir, "PG_VERSION"), "utf8").trim();
+    // What a directory of another PGlite line looks like to this one: PostgreSQL refuses it.
+    const other = String(Number(running) - 1);
+    writeFileSync(join(dataDir, "PG_VERSION"), `${other}\n`);
+    await expect(createEmbeddedStore({ dataDir })).rejects.toMatchObject({
+      code: "CONNECTION",
+      message: expect.stringContaining(
+        `${dataDir} holds PostgreSQL ${other} data, and the installed @electric-sql/pglite runs PostgreSQL ${running}, which cannot open it`,
+      ),
+    });
+    writeFileSync(join(dataDir, "PG_VERSION"), `${running}\n`);
+    await (await createEmbeddedStore({ dataDir })).close();
   }, 60_000);
 });
 

@@ -26,6 +26,15 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+
  * date. A date or time without an offset is UTC, as the table's timestamps are.
  */
 export function cutoff(value: string, now: Date = new Date()): Date {
+  const parsed = parseCutoff(value, now);
+  if (parsed.getTime() > now.getTime()) {
+    // Every row is older than a time to come: most likely a typo, and it would remove everything.
+    throw new InvalidArgumentError("the date is in the future, which would remove every row; 0s says that on purpose.");
+  }
+  return parsed;
+}
+
+function parseCutoff(value: string, now: Date): Date {
   const age = DURATION.exec(value);
   if (age !== null) {
     const [, amount = "", unit = ""] = age;

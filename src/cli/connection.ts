@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import {
   type Connection,
@@ -73,13 +73,28 @@ export function describeTarget(target: Target): string {
     : `the embedded store in ${target.dataDir} (no --url, DATABASE_URL or POSTGRES_* variable names a PostgreSQL server)`;
 }
 
-/** Opens the target; a new embedded directory is said so on stderr, as a forgotten DATABASE_URL would make one. */
+/** Whether this process already said on stderr which store it uses, so that a failure need not repeat it. */
+export let targetAnnounced = false;
+
+/**
+ * Opens the target. The embedded store is said so on stderr when it is new, or when nothing chose
+ * it but the absence of a server's settings: a deploy step that lost its DATABASE_URL would
+ * otherwise migrate and write a local directory and exit 0.
+ */
 async function open(target: Target): Promise<Connection> {
   if (target.kind === "server") return connectPostgres(target.config);
-  const created = !existsSync(target.dataDir);
+  const created = !existsSync(join(target.dataDir, "PG_VERSION"));
   const connection = await connectEmbedded({ dataDir: target.dataDir });
-  if (created) note(`created ${describeTarget(target)}`);
+  if (created || target.chosen === "default") {
+    note(`${created ? "created" : "using"} ${describeTarget(target)}`);
+    targetAnnounced = true;
+  }
   return connection;
+}
+
+/** Whether the embedded store the target names has not been created yet. */
+export function notCreatedYet(target: Target): boolean {
+  return target.kind === "embedded" && !existsSync(join(target.dataDir, "PG_VERSION"));
 }
 
 /** Runs `work` on the database the options name, and closes it afterwards, also when `work` fails. */

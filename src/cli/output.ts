@@ -22,3 +22,14 @@ export function note(line: string): void {
 export function rows(count: number): string {
   return `${count} row${count === 1 ? "" : "s"}`;
 }
+
+const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+/**
+ * A key or prefix as a field of tab-separated output: a backslash, tab, newline or carriage return
+ * is written `\\`, `\t`, `\n`, `\r`, as PostgreSQL's COPY text format writes them, so that every
+ * line splits into its fields. `--json` gives them exactly.
+ */
+export function field(text: string): string {
+  return text.replace(/[\\\t\n\r]/g, (char) => ESCAPES[char] ?? char);
+}

@@ -12,7 +12,14 @@ import { registerSet } from "./commands/set.js";
 import { registerStats } from "./commands/stats.js";
 import { registerStatus } from "./commands/status.js";
 import { registerWatch } from "./commands/watch.js";
-import { CONNECTION_HELP, DEFAULT_DATA_DIR, describeTarget, globalOptions, targetOf } from "./connection.js";
+import {
+  CONNECTION_HELP,
+  DEFAULT_DATA_DIR,
+  describeTarget,
+  globalOptions,
+  targetAnnounced,
+  targetOf,
+} from "./connection.js";
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode, exitCodeOf } from "./exit-codes.js";
 
 /** The commands, in the order `--help` lists them. */
@@ -60,6 +67,12 @@ export function buildProgram(): Command {
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("afterAll", `${EXIT_CODES_HELP}\n${CONNECTION_HELP}`);
   for (const register of COMMANDS) register(program);
+  // A usage error names the command it is about, as every other error does.
+  for (const command of program.commands) {
+    command.configureOutput({
+      outputError: (message, write) => write(`workflow-store: ${command.name()}: ${message.replace(/^error: /, "")}`),
+    });
+  }
   return program;
 }
 
@@ -71,7 +84,7 @@ function failureReport(error: unknown, command: Command | undefined): string[] {
   const name = command === undefined ? "" : ` ${command.name()}:`;
   const what = error instanceof StoreError ? error.detail : error instanceof Error ? error.message : String(error);
   const lines = [`workflow-store:${name} ${what}`];
-  if (command !== undefined && !NO_DATABASE.has(command.name())) {
+  if (command !== undefined && !NO_DATABASE.has(command.name()) && !targetAnnounced) {
     try {
       lines.push(`workflow-store: using ${describeTarget(targetOf(globalOptions(command)))}`);
     } catch {

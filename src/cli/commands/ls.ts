@@ -3,7 +3,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { type Connection, checkKey, checkPrefix } from "../../index.js";
 import { positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { printLine } from "../output.js";
+import { field, printLine } from "../output.js";
 import { queryTable } from "../table-query.js";
 
 /** Rows per query, so that a prefix of any size is listed in bounded memory. */
@@ -79,7 +79,7 @@ export function registerLs(program: Command): void {
           await printLine(
             options.json
               ? JSON.stringify({ key: row.key, size: row.size, updatedAt })
-              : `${row.key}\t${row.size}\t${updatedAt ?? "-"}`,
+              : `${field(row.key)}\t${row.size}\t${updatedAt ?? "-"}`,
           );
         }
       });

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { count, desc, sql } from "drizzle-orm";
 import { positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { printLine } from "../output.js";
+import { field, printLine } from "../output.js";
 import { queryTable } from "../table-query.js";
 
 /** How many prefixes `stats` shows when `--top` is not given. */
@@ -30,7 +30,7 @@ export function registerStats(program: Command): void {
             .limit(options.top ?? DEFAULT_TOP);
         });
         for (const row of rows) {
-          await printLine(options.json ? JSON.stringify(row) : `${row.prefix}\t${row.rows}\t${row.bytes}`);
+          await printLine(options.json ? JSON.stringify(row) : `${field(row.prefix)}\t${row.rows}\t${row.bytes}`);
         }
       });
     });

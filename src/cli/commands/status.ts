@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { migrationStatus } from "../../index.js";
-import { globalOptions, withConnection } from "../connection.js";
+import { describeTarget, globalOptions, notCreatedYet, targetOf, withConnection } from "../connection.js";
 import { note, printLine } from "../output.js";
 
 /** `status`: each migration applied or pending, the journal, and whether the table exists. */
@@ -10,6 +10,12 @@ export function registerStatus(program: Command): void {
     .description("list each migration as applied or pending, the journal and whether the table exists")
     .action(async (_options: unknown, command: Command) => {
       const globals = globalOptions(command);
+      const target = targetOf(globals);
+      if (notCreatedYet(target)) {
+        // Looking creates nothing: `migrate` and the data commands create the directory.
+        await printLine(`database  ${describeTarget(target)}: not created yet (migrate or a data command creates it)`);
+        return;
+      }
       await withConnection(globals, async (connection) => {
         const status = await migrationStatus(connection.db, { schema: globals.schema });
         await printLine(`database  ${connection.label}`);

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { checkPrefix } from "../../index.js";
 import { nonNegativeInteger, positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { note, printLine } from "../output.js";
+import { field, note, printLine } from "../output.js";
 
 /**
  * `watch <prefix> [--from-revision N] [--count N] [--json]`: prints each change of the prefix as it
@@ -44,7 +44,9 @@ export function registerWatch(program: Command): void {
             let left = options.count ?? Number.POSITIVE_INFINITY;
             if (options.count === undefined) note(`watching ${JSON.stringify(prefix)}; Ctrl-C stops`);
             for await (const { revision, type, key } of changes) {
-              await printLine(options.json ? JSON.stringify({ revision, type, key }) : `${revision}\t${type}\t${key}`);
+              await printLine(
+                options.json ? JSON.stringify({ revision, type, key }) : `${revision}\t${type}\t${field(key)}`,
+              );
               if (--left === 0) break;
             }
           });
