@@ -35,7 +35,14 @@ function reconnectDelaySeconds(failedAttempts: number): number {
  * beside the module (postgres.js exports no version); 4 when it cannot be read (a bundled app, say):
  * 4's settings are the ones that cannot stall a pool of either version.
  */
-async function postgresJsMajor(): Promise<number> {
+function postgresJsMajor(): Promise<number> {
+  installedMajor ??= readPostgresJsMajor();
+  return installedMajor;
+}
+
+let installedMajor: Promise<number> | undefined;
+
+async function readPostgresJsMajor(): Promise<number> {
   try {
     let folder = dirname(fileURLToPath(import.meta.resolve("postgres")));
     for (let up = 0; up < 3; up++, folder = dirname(folder)) {
