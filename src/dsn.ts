@@ -56,26 +56,6 @@ const IGNORED_KEYWORDS = new Set([
   "load_balance_hosts",
 ]);
 
-/** The keywords the store reads, for telling a typo what was meant. */
-const KNOWN_KEYWORDS = [
-  "host",
-  "port",
-  "user",
-  "password",
-  "dbname",
-  "sslmode",
-  "sslrootcert",
-  "sslcert",
-  "sslkey",
-  "connect_timeout",
-  "application_name",
-  "pool_max",
-  "pool_idle_timeout",
-  "pool_max_lifetime",
-  "statement_timeout",
-  "lock_timeout",
-];
-
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -100,7 +80,9 @@ function distance(a: string, b: string): number {
  */
 function unknownKeyword(keyword: string, inUrl: boolean): StoreError {
   const meant =
-    keyword === "ssl" ? "sslmode=require" : KNOWN_KEYWORDS.find((known) => distance(keyword, known) <= (inUrl ? 2 : 1));
+    keyword === "ssl"
+      ? "sslmode=require"
+      : Object.keys(KEYWORDS).find((known) => distance(keyword, known) <= (inUrl ? 2 : 1));
   if (!inUrl && meant === undefined) {
     return dsnError(
       "it holds a keyword libpq does not know (not shown, as it may be part of a value: quote values with spaces)",
@@ -117,69 +99,77 @@ function seconds(keyword: string, value: string): number {
 }
 
 /**
- * Sets the config field a libpq keyword names. libpq's keywords the store has no use for are
- * ignored, as the Go store ignores them, and others refused; `pool_*`, `statement_timeout` and `lock_timeout` are this
- * package's own, written by {@link toDsn}. The two timeouts are in seconds, like `connect_timeout`
- * (not in milliseconds, as PostgreSQL's settings of those names and node-postgres take them).
+ * The libpq keywords the store reads, and the config field each sets. `pool_*`,
+ * `statement_timeout` and `lock_timeout` are this package's own, written by {@link toDsn}; the two
+ * timeouts are in seconds, like `connect_timeout` (not in milliseconds, as PostgreSQL's settings
+ * of those names and node-postgres take them).
+ */
+const KEYWORDS: Record<string, (config: PostgresConfig, value: string, keyword: string) => void> = {
+  host: (config, value) => {
+    config.host = value;
+  },
+  port: (config, value, keyword) => {
+    config.port = wholeNumber(keyword, value, 1, 65535);
+  },
+  user: (config, value) => {
+    config.user = value;
+  },
+  password: (config, value) => {
+    config.password = value;
+  },
+  dbname: (config, value) => {
+    config.database = value;
+  },
+  sslmode: (config, value) => {
+    // Empty is libpq's default, which the store reads as disable (see validateConfig).
+    if (value !== "" && !(SSL_MODES as readonly string[]).includes(value)) {
+      throw dsnError(
+        `sslmode ${JSON.stringify(value)} is not one the store takes: ${SSL_MODES.join(", ")} ` +
+          "(it never falls back to plain text, as prefer and allow do)",
+      );
+    }
+    config.sslMode = value as SslMode;
+  },
+  sslrootcert: (config, value) => {
+    config.sslRootCert = value;
+  },
+  sslcert: (config, value) => {
+    config.sslCert = value;
+  },
+  sslkey: (config, value) => {
+    config.sslKey = value;
+  },
+  connect_timeout: (config, value, keyword) => {
+    config.connectTimeoutSeconds = wholeNumber(keyword, value, 1);
+  },
+  application_name: (config, value) => {
+    config.applicationName = value;
+  },
+  pool_max: (config, value, keyword) => {
+    config.max = wholeNumber(keyword, value, 1);
+  },
+  pool_idle_timeout: (config, value, keyword) => {
+    config.idleTimeoutSeconds = wholeNumber(keyword, value);
+  },
+  pool_max_lifetime: (config, value, keyword) => {
+    config.maxLifetimeSeconds = wholeNumber(keyword, value);
+  },
+  statement_timeout: (config, value, keyword) => {
+    config.statementTimeoutSeconds = seconds(keyword, value);
+  },
+  lock_timeout: (config, value, keyword) => {
+    config.lockTimeoutSeconds = seconds(keyword, value);
+  },
+};
+
+/**
+ * Sets the config field a keyword names; libpq's keywords the store has no use for are ignored, as
+ * the Go store ignores them, and any other is refused.
  */
 function applyKeyword(config: PostgresConfig, keyword: string, value: string, inUrl = false): void {
-  switch (keyword) {
-    case "host":
-      config.host = value;
-      break;
-    case "port":
-      config.port = wholeNumber(keyword, value, 1, 65535);
-      break;
-    case "user":
-      config.user = value;
-      break;
-    case "password":
-      config.password = value;
-      break;
-    case "dbname":
-      config.database = value;
-      break;
-    case "sslmode":
-      if (!(SSL_MODES as readonly string[]).includes(value)) {
-        throw dsnError(
-          `sslmode ${JSON.stringify(value)} is not one the store takes: ${SSL_MODES.join(", ")} (it never falls back to plain text, as prefer and allow do)`,
-        );
-      }
-      config.sslMode = value as SslMode;
-      break;
-    case "sslrootcert":
-      config.sslRootCert = value;
-      break;
-    case "sslcert":
-      config.sslCert = value;
-      break;
-    case "sslkey":
-      config.sslKey = value;
-      break;
-    case "connect_timeout":
-      config.connectTimeoutSeconds = wholeNumber(keyword, value, 1);
-      break;
-    case "application_name":
-      config.applicationName = value;
-      break;
-    case "pool_max":
-      config.max = wholeNumber(keyword, value, 1);
-      break;
-    case "pool_idle_timeout":
-      config.idleTimeoutSeconds = wholeNumber(keyword, value);
-      break;
-    case "pool_max_lifetime":
-      config.maxLifetimeSeconds = wholeNumber(keyword, value);
-      break;
-    case "statement_timeout":
-      config.statementTimeoutSeconds = seconds(keyword, value);
-      break;
-    case "lock_timeout":
-      config.lockTimeoutSeconds = seconds(keyword, value);
-      break;
-    default:
-      if (!IGNORED_KEYWORDS.has(keyword)) throw unknownKeyword(keyword, inUrl);
-  }
+  const apply = Object.hasOwn(KEYWORDS, keyword) ? KEYWORDS[keyword] : undefined;
+  if (apply !== undefined) apply(config, value, keyword);
+  else if (!IGNORED_KEYWORDS.has(keyword)) throw unknownKeyword(keyword, inUrl);
 }
 
 const WHITESPACE = /\s/;

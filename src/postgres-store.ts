@@ -188,16 +188,16 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
     await Promise.race([db.execute(sql`select 1`), deadline]);
   } catch (error) {
     await end(0);
+    const failure = translateError(error, { op: "connect" });
     if (resolved.sslMode !== "disable" && (await serverOffersTls(resolved.host, resolved.port, 2000)) === false) {
       throw new StoreError(
         "CONNECTION",
         { op: "connect" },
         `the server at ${resolved.host}:${resolved.port} does not offer TLS, which sslmode=${resolved.sslMode} ` +
           "requires: turn ssl on in its postgresql.conf, or connect with sslmode=disable on a network you trust",
-        { cause: translateError(error, { op: "connect" }).cause },
+        { cause: failure.cause },
       );
     }
-    const failure = translateError(error, { op: "connect" });
     if (!isPasswordRefused(error)) throw failure;
     // Say where the password came from, or why there was none: the server's answer does not.
     const source = describePasswordSource(resolved.password, resolved);

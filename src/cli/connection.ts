@@ -83,7 +83,7 @@ export let targetAnnounced = false;
  */
 async function open(target: Target): Promise<Connection> {
   if (target.kind === "server") return connectPostgres(target.config);
-  const created = !existsSync(join(target.dataDir, "PG_VERSION"));
+  const created = notCreatedYet(target);
   const connection = await connectEmbedded({ dataDir: target.dataDir });
   if (created || target.chosen === "default") {
     note(`${created ? "created" : "using"} ${describeTarget(target)}`);
