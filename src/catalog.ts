@@ -38,7 +38,10 @@ export interface CatalogState {
   /** The role may read the journal (USAGE on its schema and SELECT on it). */
   journalReadable: boolean;
   tableExists: boolean;
-  /** The table has the trigger of migration 0004 that gives every write its revision. */
+  /**
+   * The table has the triggers of migrations 0004 and 0005: every write's revision, and the change
+   * log of removes with the writer locks watches wait out.
+   */
   revisionTriggerExists: boolean;
 }
 
@@ -71,11 +74,12 @@ export async function inspectCatalog(db: AnyPgDatabase, layout: Layout): Promise
       coalesce((select has_schema_privilege(nsp, 'USAGE') and has_table_privilege(oid, 'SELECT') from journal), false)
         as "journalReadable",
       ${table} as "tableExists",
-      exists (select 1 from pg_catalog.pg_trigger where tgname = 'workflow_store_revise' and tgrelid = ${
-        layout.schema === DEFAULT_SCHEMA
-          ? sql`to_regclass(${`"${TABLE_NAME}"`})`
-          : sql`to_regclass(format('%I.%I', ${layout.schema}::text, ${TABLE_NAME}::text))`
-      }) as "revisionTriggerExists"`);
+      (select count(*) = 2 from pg_catalog.pg_trigger
+        where tgname in ('workflow_store_revise', 'workflow_store_log_removes') and tgrelid = ${
+          layout.schema === DEFAULT_SCHEMA
+            ? sql`to_regclass(${`"${TABLE_NAME}"`})`
+            : sql`to_regclass(format('%I.%I', ${layout.schema}::text, ${TABLE_NAME}::text))`
+        }) as "revisionTriggerExists"`);
   const [row] = resultRows(result);
   return {
     journalSchemaExists: row?.journalSchemaExists === true,

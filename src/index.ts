@@ -34,6 +34,8 @@ export {
   workflowStoreRevision,
   workflowStoreTable,
   workflowStoreTables,
+  workflowStoreWatchedUntil,
+  workflowStoreWatches,
 } from "./schema.js";
 export { createStoreWithDb, DrizzleStore } from "./store.js";
 export { translateError } from "./translate.js";

@@ -1,28 +1,28 @@
 import { type ErrorSite, StoreError } from "./errors.js";
 import { pause } from "./pause.js";
 import { translateError } from "./translate.js";
-import type { WatchEvent } from "./types.js";
 
-/** The channel the triggers of migration 0004 notify each committed change on. */
+/**
+ * The channel writes of watched prefixes notify on (migration 0005). A notification carries
+ * nothing: it only tells listeners to read what changed, with their own privileges.
+ */
 export const CHANNEL = "workflow_store";
 
 /**
- * A store's one listening connection on the channel the triggers of migration 0004 notify, shared
- * by all its watches: it dispatches each change to the watches of its schema and prefix.
+ * A store's one listening connection on {@link CHANNEL}, shared by all its watches: every
+ * notification wakes every watch, which reads its prefix's changes (a notification does not say
+ * which prefix changed).
  */
 export interface Notifications {
   /**
-   * Delivers the changes of `prefix` in `schema` to `onChange` in commit order; resolves once
-   * listening (opening the connection for the first watch). `onGap` is called after the connection
-   * was lost and listens again, and when `close()` ends delivery. Resolves with what ends this
-   * subscription; the connection is let go when the last subscription ends.
+   * Calls `onWake` on each notification; resolves once listening (opening the connection for the
+   * first watch). `onWake` is also called after the connection was lost and listens again (some
+   * notifications may have been missed), and when `close()` ends delivery. Resolves with what ends
+   * this subscription; the connection is let go when the last subscription ends.
    */
-  subscribe(
-    schema: string,
-    prefix: string,
-    onChange: (event: WatchEvent) => void,
-    onGap: () => void,
-  ): Promise<() => void>;
+  subscribe(site: ErrorSite, onWake: () => void): Promise<() => void>;
+  /** Wakes every subscription, as a notification would. */
+  wake(): void;
   /** Ends listening; later subscriptions fail with `CLOSED`. */
   close(): Promise<void>;
 }
@@ -247,65 +247,26 @@ function listenerOf(client: unknown): Listen | undefined {
   return undefined;
 }
 
-/** One change as the triggers notify it: `[schema, prefix, key, revision, "s" | "r"]`. */
-function parsePayload(payload: string): { schema: string; prefix: string; event: WatchEvent } | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 5) return undefined;
-  const [schema, prefix, key, revision, kind] = parsed as unknown[];
-  if (typeof schema !== "string" || typeof prefix !== "string" || typeof key !== "string") return undefined;
-  if (typeof revision !== "number" || (kind !== "s" && kind !== "r")) return undefined;
-  return { schema, prefix, event: { type: kind === "s" ? "set" : "remove", key, revision } };
-}
-
-interface Subscriber {
-  onChange: (event: WatchEvent) => void;
-  onGap: () => void;
-}
-
 class SharedNotifications implements Notifications {
   readonly #listen: Listen;
-  readonly #site: ErrorSite;
-  /** Subscribers by schema and prefix. */
-  readonly #subscribers = new Map<string, Set<Subscriber>>();
-  #count = 0;
+  readonly #subscribers = new Set<() => void>();
   #closed = false;
   /** What stops listening, while listening. */
   #stop: (() => Promise<void>) | undefined;
   /** Starting and stopping run one after another. */
   #transitions: Promise<void> = Promise.resolve();
 
-  constructor(listen: Listen, site: ErrorSite) {
+  constructor(listen: Listen) {
     this.#listen = listen;
-    this.#site = site;
   }
 
-  async subscribe(
-    schema: string,
-    prefix: string,
-    onChange: (event: WatchEvent) => void,
-    onGap: () => void,
-  ): Promise<() => void> {
-    const site: ErrorSite = { op: this.#site.op, prefix };
+  async subscribe(site: ErrorSite, onWake: () => void): Promise<() => void> {
     if (this.#closed) throw new StoreError("CLOSED", site, "the store is closed");
-    const key = JSON.stringify([schema, prefix]);
-    const subscriber: Subscriber = { onChange, onGap };
-    let set = this.#subscribers.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.#subscribers.set(key, set);
-    }
-    set.add(subscriber);
-    this.#count++;
+    // Each subscription its own entry, even for the same function.
+    const subscriber = () => onWake();
+    this.#subscribers.add(subscriber);
     const unsubscribe = () => {
-      const subscribers = this.#subscribers.get(key);
-      if (subscribers?.delete(subscriber) !== true) return;
-      this.#count--;
-      if (subscribers.size === 0) this.#subscribers.delete(key);
+      if (!this.#subscribers.delete(subscriber)) return;
       // Nobody waits for the stop; a failure to stop only means the connection ends with the store.
       this.#settle().catch(() => {});
     };
@@ -322,23 +283,25 @@ class SharedNotifications implements Notifications {
     return unsubscribe;
   }
 
+  wake(): void {
+    this.#wakeAll();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
-    const subscribers = [...this.#subscribers.values()].flatMap((set) => [...set]);
+    this.#wakeAll();
     this.#subscribers.clear();
-    this.#count = 0;
-    for (const subscriber of subscribers) subscriber.onGap();
     await this.#settle().catch(() => {});
   }
 
   /** Listens while there are subscribers and the store is open, and stops otherwise. */
   #settle(): Promise<void> {
     const step = this.#transitions.then(async () => {
-      const wanted = this.#count > 0 && !this.#closed;
+      const wanted = this.#subscribers.size > 0 && !this.#closed;
       if (wanted && this.#stop === undefined) {
         this.#stop = await this.#listen(
-          (payload) => this.#dispatch(payload),
-          () => this.#gap(),
+          () => this.#wakeAll(),
+          () => this.#wakeAll(),
         );
       } else if (!wanted && this.#stop !== undefined) {
         const stop = this.#stop;
@@ -351,16 +314,8 @@ class SharedNotifications implements Notifications {
     return step;
   }
 
-  #dispatch(payload: string): void {
-    const change = parsePayload(payload);
-    if (change === undefined) return;
-    const subscribers = this.#subscribers.get(JSON.stringify([change.schema, change.prefix]));
-    if (subscribers === undefined) return;
-    for (const subscriber of [...subscribers]) subscriber.onChange({ ...change.event });
-  }
-
-  #gap(): void {
-    for (const set of [...this.#subscribers.values()]) for (const subscriber of [...set]) subscriber.onGap();
+  #wakeAll(): void {
+    for (const subscriber of [...this.#subscribers]) subscriber();
   }
 }
 
@@ -383,5 +338,5 @@ export function notificationsOf(client: unknown, site: ErrorSite): Notifications
       "watch needs a driver that can LISTEN: a Drizzle database over postgres.js, node-postgres (a pool or a client) or PGlite",
     );
   }
-  return new SharedNotifications(listen, site);
+  return new SharedNotifications(listen);
 }

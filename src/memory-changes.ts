@@ -2,10 +2,8 @@ import { StoreError } from "./errors.js";
 import type { WatchEvent } from "./types.js";
 import type { ChangeSource } from "./watch.js";
 
-/** A change of one key as the memory store records it. */
-export interface MemoryChange extends WatchEvent {
-  prefix: string;
-}
+/** A change as the memory store records it: a watch event and its prefix. */
+export type MemoryChange = WatchEvent & { prefix: string };
 
 /** How long the memory store keeps removes for watches resuming after a revision unless told: a day, as on PostgreSQL. */
 export const DEFAULT_CHANGE_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -19,7 +17,7 @@ export class MemoryChanges {
   readonly #retentionMs: number;
   #compacted = 0;
   readonly #removes: (MemoryChange & { at: number })[] = [];
-  readonly #watches = new Set<{ prefix: string; onChange: (event: WatchEvent) => void; onGap: () => void }>();
+  readonly #watches = new Set<{ prefix: string; onWake: () => void }>();
   /** The transaction writing, and what ends it: writers of other transactions and outside wait for it. */
   #writer: { owner: object; done: Promise<void> } | undefined;
 
@@ -51,18 +49,16 @@ export class MemoryChanges {
     done.then(free, free);
   }
 
-  /** Committed changes, in revision order: removes go to the log, and every change to the watches of its prefix. */
+  /** Committed changes, in revision order: removes go to the log, and the watches of their prefixes wake. */
   commit(changes: readonly MemoryChange[]): void {
     const now = Date.now();
+    const prefixes = new Set<string>();
     // A remove kept for no time is dropped by the next commit, as PostgreSQL drops it by the next delete.
     for (const change of changes) {
-      if (change.type === "remove") this.#removes.push({ ...change, at: now });
-      for (const watch of this.#watches) {
-        if (watch.prefix === change.prefix) {
-          watch.onChange({ type: change.type, key: change.key, revision: change.revision });
-        }
-      }
+      if (change.type !== "set") this.#removes.push({ ...change, at: now });
+      prefixes.add(change.prefix);
     }
+    for (const watch of [...this.#watches]) if (prefixes.has(watch.prefix)) watch.onWake();
     while ((this.#removes[0]?.at ?? now) < now - this.#retentionMs) {
       this.#compacted = this.#removes.shift()?.revision ?? this.#compacted;
     }
@@ -74,42 +70,41 @@ export class MemoryChanges {
       if (closed()) throw new StoreError("CLOSED", { op: "watch", prefix }, "the store is closed");
     };
     return {
-      subscribe: async (prefix, onChange, onGap) => {
+      subscribe: async (prefix, onWake) => {
         checkOpen(prefix);
-        const watch = { prefix, onChange, onGap };
+        const watch = { prefix, onWake };
         this.#watches.add(watch);
         return () => {
           this.#watches.delete(watch);
         };
       },
-      changesAfter: async (prefix, after, limit) => {
+      settled: async (prefix) => {
+        // A transaction's revisions commit when it ends, as PostgreSQL's writers do.
+        while (this.#writer !== undefined) await this.#writer.done;
+        checkOpen(prefix);
+        return this.revision;
+      },
+      changesAfter: async (prefix, after, through, limit) => {
         // A watch reads storage after its store closed when told so (see clear): it ends with CLOSED.
         checkOpen(prefix);
+        const within = (revision: number) => revision > after && revision <= through;
         const found: WatchEvent[] = [];
         for (const { key, revision } of latest(prefix)) {
-          if (revision > after) found.push({ type: "set", key, revision });
+          if (within(revision)) found.push({ type: "set", key, revision });
         }
-        for (const change of this.#removes) {
-          if (change.prefix === prefix && change.revision > after) {
-            found.push({ type: "remove", key: change.key, revision: change.revision });
-          }
+        for (const { prefix: changed, at: _, ...change } of this.#removes) {
+          if (changed === prefix && within(change.revision)) found.push(change);
         }
         return found.sort((a, b) => a.revision - b.revision).slice(0, limit);
-      },
-      latestRevision: async (prefix) => {
-        let highest = 0;
-        for (const { revision } of latest(prefix)) highest = Math.max(highest, revision);
-        for (const change of this.#removes) if (change.prefix === prefix) highest = Math.max(highest, change.revision);
-        return highest;
       },
       compactedRevision: async () => this.#compacted,
     };
   }
 
-  /** Closes every watch's delivery: the store closed. Each watch is told, and ends with `CLOSED` when it reads storage. */
+  /** Closes every watch's delivery: the store closed. Each watch wakes, and ends with `CLOSED` when it reads storage. */
   clear(): void {
     const watches = [...this.#watches];
     this.#watches.clear();
-    for (const watch of watches) watch.onGap();
+    for (const watch of watches) watch.onWake();
   }
 }

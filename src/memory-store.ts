@@ -201,10 +201,7 @@ export class MemoryStore implements Store {
     checkOpen(this.#closed, "removeMany", prefix);
     const doomed = new Set(checkKeys("removeMany", prefix, keys));
     await this.#writable();
-    let removed = 0;
-    for (const key of doomed) {
-      if (this.#delete(prefix, key)) removed++;
-    }
+    const removed = this.#deleteAll(prefix, doomed);
     this.#commit();
     return removed;
   }
@@ -213,10 +210,7 @@ export class MemoryStore implements Store {
     checkOpen(this.#closed, "removePrefix", prefix);
     checkPrefix("removePrefix", prefix);
     await this.#writable();
-    let removed = 0;
-    for (const key of this.#layer.keys(prefix)) {
-      if (this.#delete(prefix, key)) removed++;
-    }
+    const removed = this.#deleteAll(prefix, this.#layer.keys(prefix));
     this.#commit();
     return removed;
   }
@@ -309,12 +303,13 @@ export class MemoryStore implements Store {
     checkOpen(this.#closed, "purge", options?.prefix);
     const { olderThan, prefix, onProgress } = checkPurgeOptions(options);
     await this.#writable();
+    const now = new Date();
     let removed = 0;
     for (const each of prefix === undefined ? this.#layer.prefixes() : [prefix]) {
-      for (const key of this.#layer.keys(each)) {
-        const entry = this.#layer.read(each, key);
-        if (entry !== undefined && entry.updatedAt < olderThan && this.#delete(each, key)) removed++;
-      }
+      const old = [...this.#layer.keys(each)].filter(
+        (key) => (this.#layer.read(each, key)?.updatedAt ?? now) < olderThan,
+      );
+      removed += this.#deleteAll(each, old);
     }
     this.#commit();
     onProgress?.(removed);
@@ -373,6 +368,28 @@ export class MemoryStore implements Store {
     this.#changes.push({ type: "remove", prefix, key, revision: this.#shared.changes.next() });
     this.#shared.version++;
     return true;
+  }
+
+  /**
+   * Removes the keys of one prefix as one statement does on PostgreSQL: one key is a remove, several
+   * are one removeRange from the first to the last in byte order. Resolves with how many it removed.
+   */
+  #deleteAll(prefix: string, keys: Iterable<string>): number {
+    const removed = [...keys].filter((key) => this.#layer.read(prefix, key) !== undefined).sort(compareCodePoints);
+    const [first] = removed;
+    const last = removed[removed.length - 1];
+    if (first === undefined || last === undefined) return 0;
+    if (removed.length === 1) return this.#delete(prefix, first) ? 1 : 0;
+    for (const key of removed) this.#layer.write(prefix, key, null);
+    this.#changes.push({
+      type: "removeRange",
+      prefix,
+      key: first,
+      lastKey: last,
+      revision: this.#shared.changes.next(),
+    });
+    this.#shared.version++;
+    return removed.length;
   }
 
   /** The committed rows, under any transaction's layers. */

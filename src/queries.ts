@@ -3,27 +3,13 @@ import { and, count, eq, isNotNull, lt, type SQL, sql } from "drizzle-orm";
 import { makePgArray } from "drizzle-orm/pg-core";
 import type { AnyPgDatabase } from "./migrate.js";
 import { DEFAULT_SCHEMA, REVISION_SEQUENCE, workflowStoreTables } from "./schema.js";
+import type { WatchEvent } from "./types.js";
 
 /** The database clock; `timestamptz` holds the instant whatever the session's TimeZone. */
 const now = sql<Date>`now()`;
 
 const prefix = sql.placeholder("prefix");
 
-/**
- * The advisory lock of a prefix's writers, as the triggers of migration 0004 take it: a writer holds
- * it from its first write of the prefix until it ends, so that the prefix's changes commit in
- * revision order. The store's statements take it before they lock any row of the prefix (an
- * insert's trigger takes it before the insert looks for a conflicting row), so that none of them
- * holds a row while waiting for the lock of another that waits for that row.
- */
-const PREFIX_LOCK = sql.raw("2078994483");
-/** A one-time filter that takes the lock of one prefix, evaluated before the scan locks anything. */
-const lockPrefix = (name: unknown) =>
-  sql`(select pg_advisory_xact_lock(${PREFIX_LOCK}, hashtext(${name}::text))::text) is not null`;
-/** A one-time filter that takes the locks of several prefixes, in order. */
-const lockPrefixes = (names: SQL) =>
-  sql`(select count(pg_advisory_xact_lock(${PREFIX_LOCK}, hashtext(locked.p))::text)
-    from (select distinct p from ${names} as wanted(p) order by p) as locked) >= 0`;
 const key = sql.placeholder("key");
 const limit = sql.placeholder("limit");
 
@@ -75,8 +61,6 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // collation, the primary key and the byte-order index tied for a prefix the planner had no
   // statistics for, and it could pick the latter and filter the whole prefix for the key.
   const thisRow = and(inPrefix, sql`${keyInByteOrder} = ${key}`);
-  const prefixLocked = lockPrefix(prefix);
-  const thisRowLocked = and(prefixLocked, thisRow);
   // A NULL value (the original store can write one) reads as missing, as it does there.
   const hasValue = isNotNull(workflowStore.value);
   // Arrays go as one parameter each, so a batch of any size is one statement within PostgreSQL's
@@ -129,13 +113,12 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     return db.with(deleted).select({ count: count() }).from(deleted).prepare(name);
   };
   const purge = (where: SQL | undefined, name: string) => {
-    // Old rows, unlocked, name the prefixes to lock first; then a batch of them, skipping any a
-    // writer holds, so that purge never waits on a row (a row's age is checked again once locked).
-    const candidates = db.select({ prefix: workflowStore.prefix }).from(workflowStore).where(where).limit(limit);
+    // A batch of old rows, skipping any a writer holds, so that purge never waits on a row (a
+    // row's age is checked again once locked).
     const batch = db
       .select({ prefix: workflowStore.prefix, key: workflowStore.key })
       .from(workflowStore)
-      .where(and(where, lockPrefixes(sql`(${candidates})`)))
+      .where(where)
       .limit(limit)
       .for("update", { skipLocked: true });
     return countDeleted(sql`(${workflowStore.prefix}, ${workflowStore.key}) in (${batch})`, name);
@@ -147,7 +130,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   // (and made the compare fail) left behind.
   const current = db
     .$with("current")
-    .as(db.select({ revision: workflowStore.revision }).from(workflowStore).where(thisRowLocked).for("update"));
+    .as(db.select({ revision: workflowStore.revision }).from(workflowStore).where(thisRow).for("update"));
   /** One row: the revision the write took (null when it did not happen) and the row's current one. */
   const compared = (written: { _: { alias: string } }) =>
     sql`(select (select "revision" from ${sql.identifier(written._.alias)}) as "revision",
@@ -156,7 +139,10 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     revision: sql<number | null>`"revision"`.mapWith(Number),
     current: sql<number | null>`"current"`.mapWith(Number),
   };
-  const sequence = sql`nextval(${`${schema === DEFAULT_SCHEMA ? "" : `"${schema.replaceAll('"', '""')}".`}${REVISION_SEQUENCE}`}::regclass)`;
+  const qualified = (name: string) => `${schema === DEFAULT_SCHEMA ? "" : `"${schema.replaceAll('"', '""')}".`}${name}`;
+  const sequence = sql`nextval(${qualified(REVISION_SEQUENCE)}::regclass)`;
+  // Functions of the schema: unqualified in the default one, found on the search_path as the table is.
+  const functionIn = (name: string) => sql.raw(qualified(`"${name}"`));
   const leaseExpiry = sql`clock_timestamp() + ${sql.placeholder("ttlMs")} * interval '1 millisecond'`;
 
   return preparedOnFirstUse({
@@ -168,7 +154,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .values({ prefix, key, value: sql.placeholder("value"), createdAt: now, updatedAt: now })
         .onConflictDoUpdate(onConflictUpdate)
         .prepare(named("set")),
-    remove: () => db.delete(workflowStore).where(thisRowLocked).prepare(named("remove")),
+    remove: () => db.delete(workflowStore).where(thisRow).prepare(named("remove")),
     has: () =>
       db
         .select({ found: sql<number>`1` })
@@ -193,16 +179,13 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
      * postgres.js cannot send a bytea[], and PostgreSQL parses a text[] of large values slowly
      * (1,000 values of 64 KiB: 2.3 s as a text[], 1.1 s so). OFFSET 0 keeps the decoding to once
      * per statement in a generic plan too. The revision's 0 is a placeholder: the trigger of
-     * migration 0004 gives every row its own. The rows' prefixes are locked first, in order (a
-     * one-time filter, evaluated before the first row is inserted), as every statement of the
-     * store takes them (see lockPrefix).
+     * migration 0004 gives every row its own.
      */
     setRows: () =>
       upsert(
         sql`select p, k, substring(decoded.bytes from o for l), ${now}, ${now}, 0
             from (select decode(${sql.placeholder("values")}::text, 'base64') as bytes offset 0) as decoded,
-              unnest(${prefixes}::varchar[], ${keys}::varchar[], ${sql.placeholder("starts")}::int[], ${sql.placeholder("lengths")}::int[]) as batch(p, k, o, l)
-            where ${lockPrefixes(sql`unnest(${prefixes}::varchar[])`)}`,
+              unnest(${prefixes}::varchar[], ${keys}::varchar[], ${sql.placeholder("starts")}::int[], ${sql.placeholder("lengths")}::int[]) as batch(p, k, o, l)`,
       ).prepare(named("set_rows")),
     /** Values of any prefixes at once, for gets sent together. */
     getRows: () =>
@@ -238,7 +221,7 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         db
           .update(workflowStore)
           .set({ value: sql`${sql.placeholder("value")}`, updatedAt: now })
-          .where(and(thisRowLocked, expected))
+          .where(and(thisRow, expected))
           .returning({ revision: workflowStore.revision }),
       );
       return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("update_if"));
@@ -246,51 +229,58 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     removeIf: () => {
       const written = db
         .$with("written")
-        .as(
-          db.delete(workflowStore).where(and(thisRowLocked, expected)).returning({ revision: workflowStore.revision }),
-        );
+        .as(db.delete(workflowStore).where(and(thisRow, expected)).returning({ revision: workflowStore.revision }));
       return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("remove_if"));
     },
-    /** Each key's latest set and every remove of a prefix after a revision, in revision order. */
-    changesAfter: () =>
-      db
+    /**
+     * Each key's latest set and every remove of a prefix after a revision and up to another, in
+     * revision order; a remove of several keys by one statement has a last key (migration 0005).
+     */
+    changesAfter: () => {
+      const after = sql.placeholder("after");
+      const through = sql.placeholder("through");
+      return db
         .select({
-          type: sql<"set" | "remove">`"type"`,
+          type: sql<WatchEvent["type"]>`"type"`,
           key: sql<string>`"key"`,
+          lastKey: sql<string | null>`"last_key"`,
           revision: sql<number>`"revision"`.mapWith(Number),
         })
         .from(
-          sql`(select 'set' as "type", ${workflowStore.key} as "key", ${workflowStore.revision} as "revision"
-                from ${workflowStore} where ${inPrefix} and ${workflowStore.revision} > ${sql.placeholder("after")}
+          sql`(select 'set' as "type", ${workflowStore.key} as "key", null::varchar as "last_key", ${workflowStore.revision} as "revision"
+                from ${workflowStore}
+                where ${inPrefix} and ${workflowStore.revision} > ${after} and ${workflowStore.revision} <= ${through}
               union all
-              select 'remove', ${changes.key}, ${changes.revision}
-                from ${changes} where ${changes.prefix} = ${prefix} and ${changes.revision} > ${sql.placeholder("after")}) as "changes"`,
+              select case when ${changes.lastKey} is null then 'remove' else 'removeRange' end, ${changes.key},
+                  ${changes.lastKey}, ${changes.revision}
+                from ${changes}
+                where ${changes.prefix} = ${prefix} and ${changes.revision} > ${after} and ${changes.revision} <= ${through}
+              ) as "changes"`,
         )
         .orderBy(sql`"revision"`)
         .limit(limit)
-        .prepare(named("changes_after")),
-    latestRevision: () =>
+        .prepare(named("changes_after"));
+    },
+    /**
+     * The last revision given out and the transactions writing the prefix (their virtual ids,
+     * comma-separated), as workflow_store_horizon of migration 0005 reads them.
+     */
+    horizon: () =>
       db
         .select({
-          revision: sql<number>`greatest(
-            (select max(${workflowStore.revision}) from ${workflowStore} where ${inPrefix}),
-            (select max(${changes.revision}) from ${changes} where ${changes.prefix} = ${prefix}), 0)`.mapWith(Number),
+          revision: sql<number>`"revision"`.mapWith(Number),
+          writers: sql<string>`array_to_string("writers", ',')`,
         })
-        .from(sql`(select 1) as "one"`)
-        .prepare(named("latest_revision")),
-    /** The schema the statements' table is in, as the triggers' notifications name it. */
-    tableSchema: () =>
+        .from(sql`${functionIn("workflow_store_horizon")}(${prefix}) as "horizon"`)
+        .prepare(named("horizon")),
+    /** Marks prefixes as watched for some seconds more, so that their writes notify (migration 0005). */
+    watchPrefixes: () =>
       db
-        .select({
-          schema: sql<string>`(select n.nspname from pg_catalog.pg_class c
-            join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = ${sql.raw(
-              schema === DEFAULT_SCHEMA
-                ? `to_regclass('"workflow_store"')`
-                : `to_regclass(format('%I.%I', ${quoteLiteral(schema)}, 'workflow_store'))`,
-            )})`,
-        })
-        .from(sql`(select 1) as "one"`)
-        .prepare(named("table_schema")),
+        .select({ done: sql<number>`1` })
+        .from(
+          sql`${functionIn("workflow_store_watch")}(${prefixes}::varchar[], ${sql.placeholder("seconds")}::int) as "watched"`,
+        )
+        .prepare(named("watch_prefixes")),
     compactedRevision: () =>
       db.select({ revision: compaction.revision }).from(compaction).prepare(named("compacted_revision")),
     /**
@@ -331,8 +321,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .set({ expiresAt: sql`clock_timestamp()` })
         .where(and(eq(leases.name, sql.placeholder("name")), eq(leases.token, sql.placeholder("token"))))
         .prepare(named("release_lease")),
-    removeMany: () => countDeleted(and(prefixLocked, inPrefix, anyKey), named("remove_many")),
-    removePrefix: () => countDeleted(and(prefixLocked, inPrefix), named("remove_prefix")),
+    removeMany: () => countDeleted(and(inPrefix, anyKey), named("remove_many")),
+    removePrefix: () => countDeleted(inPrefix, named("remove_prefix")),
     purgeAll: () => purge(olderThan, named("purge")),
     purgePrefix: () => purge(and(olderThan, inPrefix), named("purge_prefix")),
   });
@@ -371,11 +361,6 @@ export function setRowsParameters(prefixes: readonly string[], keys: readonly st
  */
 export function arrayParameter(values: readonly (string | number)[]): string {
   return makePgArray(values as (string | number)[]);
-}
-
-/** A string as an SQL literal. */
-function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
 }
 
 function compare(a: string, b: string): number {

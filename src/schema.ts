@@ -2,6 +2,7 @@ import { type BuildExtraConfigColumns, sql } from "drizzle-orm";
 import {
   bigint,
   index,
+  interval,
   pgSchema,
   pgSequence,
   pgTable,
@@ -48,6 +49,8 @@ const constraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof co
   // (migration 0003): a planner without statistics for a new prefix chose it for point reads and
   // writes, and scanned the whole prefix for one key.
   index("workflow_store_prefix_key_bytes").on(table.prefix, sql`(key collate "C")`),
+  // A watch reads a prefix's changes after a revision, not the whole prefix (migration 0005).
+  index("workflow_store_prefix_revision").on(table.prefix, table.revision),
 ];
 
 /**
@@ -97,7 +100,10 @@ export type WorkflowStoreRow = typeof workflowStore.$inferSelect;
 const changeColumns = () => ({
   revision: bigint("revision", { mode: "number" }).notNull(),
   prefix: varchar("prefix", { length: 255 }).notNull(),
+  /** The removed key; for a statement that removed several keys of the prefix, the first in byte order. */
   key: varchar("key", { length: 255 }).notNull(),
+  /** For a statement that removed several keys of the prefix, the last in byte order; null for one key (migration 0005). */
+  lastKey: varchar("last_key", { length: 255 }),
   removedAt: timestamp("removed_at", { mode: "date", withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -112,6 +118,16 @@ const compactionColumns = () => ({
   /** Always 1: the table has one row. */
   id: smallint("id").primaryKey(),
   revision: bigint("revision", { mode: "number" }).notNull(),
+  /**
+   * How long the change log keeps a remove (migration 0005). A column rather than a setting, so
+   * that only a role that may update this table changes it, not any session that deletes a row.
+   */
+  retention: interval("retention").notNull().default("1 day"),
+});
+
+const watchColumns = () => ({
+  prefix: varchar("prefix", { length: 255 }).primaryKey(),
+  expiresAt: timestamp("expires_at", { mode: "date", withTimezone: true }).notNull(),
 });
 
 const leaseColumns = () => ({
@@ -124,14 +140,30 @@ const leaseColumns = () => ({
 export const workflowStoreRevision = pgSequence(REVISION_SEQUENCE);
 
 /**
+ * Until when (seconds since the epoch) some prefix of the schema is watched: a writer reads it
+ * before it looks a prefix up in workflow_store_watches, so that writes cost no lookup while
+ * nothing is watched (migration 0005).
+ */
+export const workflowStoreWatchedUntil = pgSequence("workflow_store_watched_until", { minValue: 0, startWith: 0 });
+
+/**
  * Removes, for watchers resuming after a revision: a trigger writes one row per deleted row of
  * `workflow_store`, and drops those older than the retention (`workflow_store.change_retention`,
  * one day unless set).
  */
 export const workflowStoreChanges = pgTable("workflow_store_changes", changeColumns(), changeConstraints);
 
-/** The highest revision the change log has dropped: a watcher resuming before it gets `COMPACTED`. */
+/**
+ * The highest revision the change log has dropped (a watcher resuming before it gets `COMPACTED`),
+ * and how long it keeps removes.
+ */
 export const workflowStoreCompaction = pgTable("workflow_store_compaction", compactionColumns());
+
+/**
+ * The prefixes some store watches, each until its watch stops renewing it: writes of these prefixes
+ * wake the watching stores (NOTIFY), writes of others notify nobody (migration 0005).
+ */
+export const workflowStoreWatches = pgTable("workflow_store_watches", watchColumns());
 
 /** Leases: one row per name, its holder's fencing token and when it expires (database clock). */
 export const workflowStoreLeases = pgTable("workflow_store_leases", leaseColumns());
@@ -142,6 +174,7 @@ export interface WorkflowStoreTables {
   changes: typeof workflowStoreChanges;
   compaction: typeof workflowStoreCompaction;
   leases: typeof workflowStoreLeases;
+  watches: typeof workflowStoreWatches;
 }
 
 const tableSets = new Map<string, WorkflowStoreTables>();
@@ -156,6 +189,7 @@ export function workflowStoreTables(schema: string = DEFAULT_SCHEMA): WorkflowSt
         changes: workflowStoreChanges,
         compaction: workflowStoreCompaction,
         leases: workflowStoreLeases,
+        watches: workflowStoreWatches,
       };
     } else {
       // Same columns and names; only the schema differs, which the types do not track.
@@ -172,6 +206,7 @@ export function workflowStoreTables(schema: string = DEFAULT_SCHEMA): WorkflowSt
           compactionColumns(),
         ) as unknown as typeof workflowStoreCompaction,
         leases: inSchema.table("workflow_store_leases", leaseColumns()) as unknown as typeof workflowStoreLeases,
+        watches: inSchema.table("workflow_store_watches", watchColumns()) as unknown as typeof workflowStoreWatches,
       };
     }
     tableSets.set(schema, found);

@@ -39,6 +39,7 @@ import type {
   WatchOptions,
 } from "./types.js";
 import { type ChangeSource, watchChanges } from "./watch.js";
+import { settle, WATCH_MARK_SECONDS, WatchedPrefixes } from "./watched-prefixes.js";
 
 /**
  * The statements select only rows with a value (a NULL one reads as missing), and send it only
@@ -135,8 +136,11 @@ export class DrizzleStore implements Store {
   #closing: Promise<void> | undefined;
   /** Set on the stores a transaction hands its work. */
   #transaction: TransactionState | undefined;
-  /** The one listening connection of the store (and of its transactions' stores), opened by the first watch. */
-  #notifications: { current: Notifications | undefined; schema?: Promise<string> };
+  /**
+   * The one listening connection of the store (and of its transactions' stores), opened by the
+   * first watch, and the prefixes they watch, marked in the database through the store itself.
+   */
+  #notifications: { current?: Notifications; watched?: WatchedPrefixes };
   /** The driver's client under the database, which watches listen on. */
   #client: unknown;
 
@@ -170,7 +174,7 @@ export class DrizzleStore implements Store {
       options.batch && connections !== undefined
         ? batchedCalls(this.#queries, connections, options.maxValueBytes)
         : undefined;
-    this.#notifications = { current: undefined };
+    this.#notifications = {};
     this.#client = (db as { $client?: unknown }).$client;
   }
 
@@ -412,38 +416,65 @@ export class DrizzleStore implements Store {
     });
   }
 
-  /** Watches read stored changes with the store's statements and live ones from its listening connection. */
+  /**
+   * Watches read changes with the store's statements, woken by its listening connection; the
+   * prefixes they watch are marked through the store that opened the connection (not inside a
+   * transaction, whose mark nobody would see before it commits).
+   */
   #changeSource(): ChangeSource {
     const q = this.#queries;
+    const shared = this.#notifications;
     return {
-      subscribe: async (prefix, onChange, onGap) => {
+      subscribe: async (prefix, onWake) => {
+        const site = { op: "watch", prefix } as const;
         checkOpen(this.#closed, "watch", prefix);
-        this.#notifications.current ??= notificationsOf(this.#client, { op: "watch", prefix });
-        const notifications = this.#notifications.current;
-        // Notifications name the schema the table is in, which for the default layout is wherever
-        // the search_path finds it.
-        const shared = this.#notifications;
-        shared.schema ??= this.#run({ op: "watch", prefix }, async () => {
-          const [row] = await q.tableSchema.execute();
-          return row?.schema ?? this.#options.schema;
-        }).catch((error: unknown) => {
-          // A failed lookup is tried again by the next watch.
-          shared.schema = undefined;
+        shared.current ??= notificationsOf(this.#client, site);
+        shared.watched ??= this.#watchedPrefixes();
+        const notifications = shared.current;
+        const unmark = await shared.watched.add(prefix);
+        try {
+          const stopWaking = await notifications.subscribe(site, onWake);
+          return () => {
+            stopWaking();
+            unmark();
+          };
+        } catch (error) {
+          unmark();
           throw error;
-        });
-        return notifications.subscribe(await shared.schema, prefix, onChange, onGap);
+        }
       },
-      changesAfter: (prefix, after, limit) =>
-        this.#run({ op: "watch", prefix }, () => q.changesAfter.execute({ prefix, after, limit })),
-      latestRevision: async (prefix) => {
-        const [row] = await this.#run({ op: "watch", prefix }, () => q.latestRevision.execute({ prefix }));
-        return row?.revision ?? 0;
+      settled: (prefix, signal) =>
+        settle(async () => {
+          const [row] = await this.#run({ op: "watch", prefix }, () => q.horizon.execute({ prefix }));
+          return { revision: row?.revision ?? 0, writers: row?.writers ? row.writers.split(",") : [] };
+        }, signal),
+      changesAfter: async (prefix, after, through, limit) => {
+        const rows = await this.#run({ op: "watch", prefix }, () =>
+          q.changesAfter.execute({ prefix, after, through, limit }),
+        );
+        return rows.map(
+          ({ type, key, lastKey, revision }): WatchEvent =>
+            type === "removeRange" ? { type, key, lastKey: lastKey ?? key, revision } : { type, key, revision },
+        );
       },
       compactedRevision: async () => {
         const [row] = await this.#run({ op: "watch" }, () => q.compactedRevision.execute());
         return row?.revision ?? 0;
       },
     };
+  }
+
+  /** The marks of this store's watched prefixes; a renewal wakes every watch of the store. */
+  #watchedPrefixes(): WatchedPrefixes {
+    const q = this.#queries;
+    return new WatchedPrefixes(
+      async (prefixes) => {
+        await this.#run({ op: "watch", prefix: prefixes.length === 1 ? prefixes[0] : undefined }, () =>
+          q.watchPrefixes.execute({ prefixes: arrayParameter(prefixes), seconds: WATCH_MARK_SECONDS }),
+        );
+      },
+      () => this.#notifications.current?.wake(),
+    );
   }
 
   #leaseBackend(): LeaseBackend {
@@ -469,7 +500,10 @@ export class DrizzleStore implements Store {
   async #shutDown(): Promise<void> {
     this.#closed = true;
     // A transaction's store shares the listening connection of the store it came from.
-    if (this.#transaction === undefined) await this.#notifications.current?.close();
+    if (this.#transaction === undefined) {
+      this.#notifications.watched?.close();
+      await this.#notifications.current?.close();
+    }
     const release = this.#release;
     if (release === undefined) return;
     // Calls in flight finish, or fail, before the pool under them ends; what still hangs, the end fails.
@@ -575,7 +609,7 @@ async function requireTable(db: AnyPgDatabase, schema: string): Promise<void> {
     throw new StoreError(
       "SCHEMA",
       { op: "connect" },
-      `the ${TABLE_NAME} table lacks the triggers of migration 0004_revisions (revisions, watch): run ` +
+      `the ${TABLE_NAME} table lacks the triggers of migrations 0004_revisions and 0005_watch_without_write_tax (revisions, watch): run ` +
         "`workflow-store migrate` (it adds them to a table an app's own migrations created), or create the store with autoMigrate: true",
     );
   }

@@ -45,13 +45,39 @@ export interface CompareOptions {
   revision: number;
 }
 
-/** One change {@link Store.watch} delivers. */
-export interface WatchEvent {
-  type: "set" | "remove";
-  key: string;
-  /** The change's revision: pass the last one seen as `fromRevision` to resume after it. */
-  revision: number;
-}
+/**
+ * One change {@link Store.watch} delivers: a key set or removed, or a bulk removal.
+ *
+ * A statement that removed several keys of the prefix at once (`removeMany`, `removePrefix`,
+ * `purge`, or any client's DELETE of several rows) is one `removeRange` event: some or all of the
+ * keys from `key` to `lastKey` (inclusive, in byte order) that were there before it are gone.
+ * Which ones, storage tells: a key of that range that is not in the prefix now was removed (or
+ * removed later, which a later event says), one that is there was kept or set again. The change
+ * log keeps one row per such statement and prefix, not one per key, so that a bulk removal costs
+ * about what a DELETE costs.
+ */
+export type WatchEvent =
+  | {
+      type: "set";
+      key: string;
+      /** The change's revision: pass the last one seen as `fromRevision` to resume after it. */
+      revision: number;
+    }
+  | {
+      type: "remove";
+      key: string;
+      /** The change's revision: pass the last one seen as `fromRevision` to resume after it. */
+      revision: number;
+    }
+  | {
+      type: "removeRange";
+      /** The first key the statement removed, in byte order. */
+      key: string;
+      /** The last key the statement removed, in byte order. */
+      lastKey: string;
+      /** The change's revision: pass the last one seen as `fromRevision` to resume after it. */
+      revision: number;
+    };
 
 /** Where {@link Store.watch} starts and what ends it. */
 export interface WatchOptions {

@@ -3,24 +3,32 @@ import { checkWatchOptions } from "./input.js";
 import type { WatchEvent } from "./types.js";
 
 /**
- * Where a watch reads changes from: live ones as they commit, and those after a revision from
- * storage. The PostgreSQL stores build one over LISTEN/NOTIFY and their tables, the memory store
+ * Where a watch reads changes from: storage, after a revision and up to one below which every
+ * writer of the prefix has ended, and wake-ups that say when to read it again. The PostgreSQL
+ * stores build one over their tables, LISTEN and the functions of migration 0005; the memory store
  * over its own log.
  */
 export interface ChangeSource {
   /**
-   * Starts delivering the committed changes of keys of exactly `prefix`, in commit order, to
-   * `onChange`; resolves once delivery is live (any change committed after that is delivered).
-   * `onGap` is called when changes may have been missed (a listening connection was lost and is
-   * back): the watch then reads what it missed from storage. A source also calls `onGap` when its
-   * store closes, with delivery stopped: reading storage then rejects with `CLOSED`, which ends the
-   * watch with that error. Resolves with what stops delivery.
+   * Calls `onWake` whenever a change of `prefix` may have committed since (a notification, a
+   * listening connection that was lost and is back, a periodic check); resolves once wake-ups are
+   * live, with what stops them. A source also calls `onWake` when its store closes: reading
+   * storage then rejects with `CLOSED`, which ends the watch with that error.
    */
-  subscribe(prefix: string, onChange: (event: WatchEvent) => void, onGap: () => void): Promise<() => void>;
-  /** Up to `limit` changes of `prefix` after revision `after`, in revision order: each key's latest set and every remove kept. */
-  changesAfter(prefix: string, after: number, limit: number): Promise<WatchEvent[]>;
-  /** The highest revision of a change of `prefix` that storage holds, 0 when none. */
-  latestRevision(prefix: string): Promise<number>;
+  subscribe(prefix: string, onWake: () => void): Promise<() => void>;
+  /**
+   * Waits until every transaction that had taken a revision for `prefix` has ended, and resolves
+   * with the last revision given out before it looked: storage then holds every change of the
+   * prefix up to that revision that will ever commit. Revisions commit out of order (a writer that
+   * took 10 may commit after one that took 11); reading only up to this revision is what keeps a
+   * resume after a revision from missing any. Stops waiting, rejecting, when `signal` aborts.
+   */
+  settled(prefix: string, signal: AbortSignal): Promise<number>;
+  /**
+   * Up to `limit` changes of `prefix` after revision `after` and up to `through`, in revision order:
+   * each key's latest set and every remove kept.
+   */
+  changesAfter(prefix: string, after: number, through: number, limit: number): Promise<WatchEvent[]>;
   /** The highest revision the change log has dropped: resuming from before it is `COMPACTED`. */
   compactedRevision(): Promise<number>;
 }
@@ -30,9 +38,6 @@ const REPLAY_PAGE = 1000;
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
-/** Where live changes may be missing, in the queue of live changes. */
-const GAP = Symbol("gap");
-
 /** What {@link Watch.until} gives when the watch ended before the awaited promise settled. */
 const ENDED = Symbol("ended");
 
@@ -40,22 +45,21 @@ const ENDED = Symbol("ended");
  * The iterator {@link Store.watch} returns, over a change source. Checks its arguments when
  * iteration starts (the first `next()`), rejecting with `INVALID_ARGUMENT`.
  *
- * - It subscribes before it reads storage, so no change falls between the two: with
- *   `fromRevision` it replays storage after that revision (pages of 1,000), else it starts after
- *   the prefix's latest revision; live changes at or below what it delivered are skipped.
+ * - It reads every change from storage, in pages of up to 1,000: it subscribes to wake-ups first,
+ *   then reads after `fromRevision` (a resume) or, without one, starts at the revision below which
+ *   every writer of the prefix has ended. Each wake-up reads what committed since, up to such a
+ *   revision again, so changes are delivered in revision order and none is missed or repeated.
+ * - Memory is bounded by one page: a watch that is not read holds nothing more; it reads what
+ *   changed meanwhile when it is read again.
  * - A resume from a revision below the compacted one rejects with `COMPACTED` (`revision`: the
- *   compacted revision), as etcd's watch does: list the prefix again and watch from there. The same
- *   holds for the replay after a lost listening connection, which a prefix with no change for
- *   longer than the change log's retention can meet too.
+ *   compacted revision), as etcd's watch does: list the prefix again and watch from there. A live
+ *   watch moves past revisions it has read, so only a resume can meet it.
  * - `signal` aborting, or `return()` (a `break` out of `for await`), ends it: a pending `next()`
  *   resolves done and the subscription is dropped.
- * - Its store closing ends it with `CLOSED`: `next()` rejects with it once the changes received
- *   before are read. A watch started on a closed store rejects the same way.
+ * - Its store closing ends it with `CLOSED`: `next()` rejects with it once the changes read before
+ *   are delivered. A watch started on a closed store rejects the same way.
  * - Errors of storage reads (a lost connection, say) reject `next()` and end the watch.
  * - After it ended, by an error or otherwise, `next()` resolves done.
- *
- * Changes wait in memory until read: a watcher that stops reading without ending the watch keeps
- * every later change of the prefix.
  */
 export function watchChanges(
   source: ChangeSource,
@@ -73,18 +77,14 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
   #ended = false;
   readonly #ending: Promise<typeof ENDED>;
   #end: () => void = () => {};
-  /** The revision of the last change delivered (or, at the start, the one the watch starts after). */
-  #cursor = 0;
-  /** Changes read from storage, to deliver before any live one. */
-  #replayed: WatchEvent[] = [];
-  /** Whether storage is to be read after the cursor: a resume, a page that was full, or a gap reached. */
-  #replay = false;
-  /**
-   * Live changes, in commit order, not yet delivered; a gap where changes may be missing from the
-   * ones after it. The changes before a gap came in full, so they are delivered before the read of
-   * storage that fills it, which then starts after them.
-   */
-  readonly #live: (WatchEvent | typeof GAP)[] = [];
+  /** Aborted when the watch ends, to stop a wait for writers. */
+  readonly #stopped = new AbortController();
+  /** The revision up to which every change has been read into {@link #read} (or skipped, at the start). */
+  #position = 0;
+  /** Changes read from storage and not yet delivered: at most a page. */
+  #read: WatchEvent[] = [];
+  /** Whether storage may hold changes after the position: a wake-up came, or the last page was full. */
+  #stale = false;
   /** Wakes the `next()` waiting for a change. */
   #wake: (() => void) | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -124,19 +124,10 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
       }
       for (;;) {
         if (this.#ended) return DONE;
-        const replayed = this.#replayed.shift();
-        if (replayed !== undefined) return this.#deliver(replayed);
-        if (this.#replay) {
+        const event = this.#read.shift();
+        if (event !== undefined) return { done: false, value: event };
+        if (this.#stale) {
           await this.#readStorage();
-          continue;
-        }
-        const live = this.#live.shift();
-        if (live === GAP) {
-          this.#replay = true;
-          continue;
-        }
-        if (live !== undefined) {
-          if (live.revision > this.#cursor) return this.#deliver(live);
           continue;
         }
         await new Promise<void>((resolve) => {
@@ -158,39 +149,35 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
     }
     this.#signal = signal;
     signal?.addEventListener("abort", this.#abort, { once: true });
-    const subscribing = this.#source.subscribe(
-      prefix,
-      (event) => {
-        this.#live.push(event);
-        this.#wakeUp();
-      },
-      () => {
-        this.#live.push(GAP);
-        this.#wakeUp();
-      },
-    );
+    const subscribing = this.#source.subscribe(prefix, () => {
+      this.#stale = true;
+      this.#wakeUp();
+    });
     const unsubscribe = await this.#until(subscribing, (late) => late());
     if (unsubscribe === ENDED) return;
     this.#unsubscribe = unsubscribe;
     if (fromRevision !== undefined) {
-      this.#cursor = fromRevision;
-      this.#replay = true;
+      this.#position = fromRevision;
+      this.#stale = true;
       return;
     }
-    const latest = await this.#until(this.#source.latestRevision(prefix));
-    if (latest !== ENDED) this.#cursor = latest;
+    // Every change up to the settled revision committed before the watch began (or never will).
+    const settled = await this.#until(this.#source.settled(prefix, this.#stopped.signal));
+    if (settled !== ENDED) this.#position = settled;
   }
 
   /**
-   * Reads a page of changes after the cursor into the replay. The compacted revision is read after
-   * the page: when it is still at or below the cursor, no remove after the cursor had been dropped
-   * when the page was read.
+   * Reads a page of changes after the position, up to the settled revision. The compacted revision
+   * is read after the page: when it is still at or below the position, no remove after the
+   * position had been dropped when the page was read.
    */
   async #readStorage(): Promise<void> {
-    this.#replay = false;
+    this.#stale = false;
     const prefix = this.#prefix as string;
-    const after = this.#cursor;
-    const page = await this.#until(this.#source.changesAfter(prefix, after, REPLAY_PAGE));
+    const after = this.#position;
+    const through = await this.#until(this.#source.settled(prefix, this.#stopped.signal));
+    if (through === ENDED) return;
+    const page = await this.#until(this.#source.changesAfter(prefix, after, through, REPLAY_PAGE));
     if (page === ENDED) return;
     const compacted = await this.#until(this.#source.compactedRevision());
     if (compacted === ENDED) return;
@@ -202,14 +189,14 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
         { revision: compacted },
       );
     }
-    this.#replayed = page.filter((event) => event.revision > after);
-    // A full page may have more after it; a gap during the read has set the flag already.
-    if (page.length >= REPLAY_PAGE) this.#replay = true;
-  }
-
-  #deliver(event: WatchEvent): IteratorResult<WatchEvent> {
-    this.#cursor = event.revision;
-    return { done: false, value: event };
+    this.#read = page;
+    if (page.length >= REPLAY_PAGE) {
+      // More may follow the page: the next read starts after its last change.
+      this.#position = page[page.length - 1]?.revision ?? after;
+      this.#stale = true;
+    } else if (through > after) {
+      this.#position = through;
+    }
   }
 
   /**
@@ -234,11 +221,11 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
     if (this.#ended) return;
     this.#ended = true;
     this.#end();
+    this.#stopped.abort();
     this.#signal?.removeEventListener("abort", this.#abort);
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    this.#live.length = 0;
-    this.#replayed = [];
+    this.#read = [];
     this.#wakeUp();
   }
 }
