@@ -235,6 +235,9 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
     /**
      * Each key's latest set and every remove of a prefix after a revision and up to another, in
      * revision order; a remove of several keys by one statement has a last key (migration 0005).
+     * A remove of a key that is there now is left out: the row there was written after it, even
+     * when its revision is lower (an insert takes its revision before it waits for a concurrent
+     * delete of the same key to commit), so the key's latest change is that set.
      */
     changesAfter: () => {
       const after = sql.placeholder("after");
@@ -255,6 +258,9 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
                   ${changes.lastKey}, ${changes.revision}
                 from ${changes}
                 where ${changes.prefix} = ${prefix} and ${changes.revision} > ${after} and ${changes.revision} <= ${through}
+                  and (${changes.lastKey} is not null or not exists (
+                    select from ${workflowStore} as "present"
+                    where "present"."prefix" = ${changes.prefix} and "present"."key" collate "C" = ${changes.key}))
               ) as "changes"`,
         )
         .orderBy(sql`"revision"`)

@@ -84,7 +84,7 @@ describe.skipIf(databaseUrl === null)(`a table shared with the original Go store
     }
   }
 
-  it("keeps this store's calls succeeding while the Go store deletes and writes the same keys", async () => {
+  it("fails none of the Go store's calls, nor this store's, while both write, delete and read the same keys", async () => {
     const database = await fresh("gorace");
     const { client } = database.connect();
     await client.unsafe(GO_STORE_DDL);
@@ -93,37 +93,74 @@ describe.skipIf(databaseUrl === null)(`a table shared with the original Go store
     const prefix = "/run_context/";
     const keys = ["a", "b", "c"];
     const until = Date.now() + 3000;
-    let goFailures = 0;
+    const goErrors: string[] = [];
     try {
+      // Every kind of write of this store on the same three keys: plain and compare-and-set writes
+      // and removes, multi-key transactions, and leases named after the keys.
       const ours = Array.from({ length: 8 }, async (_, worker) => {
         let calls = 0;
         for (let i = 0; Date.now() < until; i++) {
           const key = keys[(worker + i) % keys.length] ?? "a";
-          if (i % 3 === 2) await store.remove(prefix, key);
-          else await store.set(prefix, key, Buffer.from(`ts ${worker} ${i}`));
+          const other = keys[(worker + i + 1) % keys.length] ?? "b";
+          switch (i % 6) {
+            case 0:
+              await store.set(prefix, key, Buffer.from(`ts ${worker} ${i}`));
+              break;
+            case 1:
+              await store.remove(prefix, key);
+              break;
+            case 2: {
+              const current = await store.getWithRevision(prefix, key);
+              await store
+                .setIf(prefix, key, Buffer.from("cas"), { revision: current?.revision ?? 0 })
+                .catch((error) => expect(error.code).toBe("CONFLICT"));
+              break;
+            }
+            case 3: {
+              const current = await store.getWithRevision(prefix, key);
+              if (current !== null) {
+                await store
+                  .removeIf(prefix, key, { revision: current.revision })
+                  .catch((error) => expect(error.code).toBe("CONFLICT"));
+              }
+              break;
+            }
+            case 4:
+              await store.transaction(async (tx) => {
+                await tx.set(prefix, key, Buffer.from("tx"));
+                await tx.remove(prefix, other);
+              });
+              break;
+            default: {
+              const lease = await store.acquireLease(`${prefix}${key}`, { ttlMs: 1000 });
+              await lease?.release();
+            }
+          }
           calls++;
         }
         return calls;
       });
+      // The Go store has no retry of its own: any error PostgreSQL raises fails its call.
       const theirs = gos.map(async (go, worker) => {
         for (let i = 0; Date.now() < until; i++) {
           const key = keys[(worker + i) % keys.length] ?? "a";
-          // The Go store has no retry of its own: a deadlock PostgreSQL breaks fails its call.
-          await (i % 2 === 0 ? go.remove(prefix, key) : go.set(prefix, key, Buffer.from("go"))).catch(
-            (error: { code?: string }) => {
-              if (error.code !== "40P01") throw error;
-              goFailures++;
-            },
-          );
+          const call = [
+            () => go.remove(prefix, key),
+            () => go.set(prefix, key, Buffer.from("go")),
+            () => go.get(prefix, key),
+            () => go.list(prefix),
+          ][i % 4];
+          await call?.().catch((error: { code?: string; message?: string }) => {
+            goErrors.push(`${error.code}: ${error.message}`);
+          });
         }
       });
       const calls = await Promise.all(ours);
       await Promise.all(theirs);
       expect(Math.min(...calls)).toBeGreaterThan(0);
-      // Every row's revision is the highest of its prefix's changes so far: none went backwards.
+      expect(goErrors).toEqual([]);
       const [row] = await client`select count(*)::int as n from workflow_store where revision <= 0`;
       expect(row?.n).toBe(0);
-      console.log(`Go store calls failed by a deadlock: ${goFailures}`);
     } finally {
       for (const go of gos) await go.close();
       await store.close();

@@ -5,6 +5,8 @@
  *
  * @packageDocumentation
  */
+
+export { applyEvents } from "./apply-events.js";
 export type { ConformanceOptions, ConformanceStoreOptions, ConformanceTarget } from "./conformance.js";
 export { storeConformance } from "./conformance.js";
 export { collect, expectStoreError, freshPrefix, listAll } from "./helpers.js";

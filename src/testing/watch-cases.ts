@@ -1,6 +1,7 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Store, type WatchEvent, type WatchOptions, workflowStoreTable, workflowStoreTables } from "../index.js";
+import { applyEvents } from "./apply-events.js";
 import type { CaseContext } from "./conformance.js";
 import { expectStoreError, freshPrefix } from "./helpers.js";
 
@@ -115,34 +116,6 @@ export async function liveWatch(
   const started = await markRevision(store, prefix, "~started");
   await reader.until((event) => event.revision >= started);
   return reader;
-}
-
-/**
- * What a watcher that applies `events` in order to a map of keys and revisions holds, as the
- * {@link WatchEvent} docs say to apply them: a `removeRange` drops each key of its range that
- * `stored` (the prefix's keys now) lacks.
- */
-export function applyEvents(
-  view: Map<string, number>,
-  events: readonly WatchEvent[],
-  stored: ReadonlySet<string>,
-): Map<string, number> {
-  const codePoints = (key: string) => [...key].map((c) => c.codePointAt(0) ?? 0);
-  const compare = (a: string, b: string) => {
-    const [x, y] = [codePoints(a), codePoints(b)];
-    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
-    return x.length - y.length;
-  };
-  for (const event of events) {
-    if (event.type === "set") view.set(event.key, event.revision);
-    else if (event.type === "remove") view.delete(event.key);
-    else {
-      for (const key of [...view.keys()]) {
-        if (compare(key, event.key) >= 0 && compare(key, event.lastKey) <= 0 && !stored.has(key)) view.delete(key);
-      }
-    }
-  }
-  return view;
 }
 
 /** Whether revisions only go up, each change seen once. */
