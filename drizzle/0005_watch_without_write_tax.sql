@@ -2,7 +2,8 @@
 -- lands in the table's schema as the rest of the file does, and every statement may run again
 -- (IF NOT EXISTS, OR REPLACE), as in 0004. No statement rewrites the table: the index is built
 -- beside it (blocking writes while it builds; on a large table in use, build it first with
--- CREATE INDEX CONCURRENTLY and the same name).
+-- CREATE INDEX CONCURRENTLY and the same name). Its prefix is in the C collation so that only the
+-- watch's reads, which compare it so, use it (see src/schema.ts).
 --
 -- Below the generated statements, the triggers that replace those of 0004, so that a write pays
 -- for nothing it does not use:
@@ -29,7 +30,7 @@ CREATE TABLE IF NOT EXISTS "workflow_store_watches" (
 --> statement-breakpoint
 ALTER TABLE "workflow_store_changes" ADD COLUMN IF NOT EXISTS "last_key" varchar(255);--> statement-breakpoint
 ALTER TABLE "workflow_store_compaction" ADD COLUMN IF NOT EXISTS "retention" interval DEFAULT '1 day' NOT NULL;--> statement-breakpoint
-CREATE INDEX IF NOT EXISTS "workflow_store_prefix_revision" ON "workflow_store" USING btree ("prefix","revision");--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS "workflow_store_prefix_revision" ON "workflow_store" USING btree ((prefix collate "C"),"revision");--> statement-breakpoint
 DROP TRIGGER IF EXISTS "workflow_store_notify_set" ON "workflow_store";--> statement-breakpoint
 DROP TRIGGER IF EXISTS "workflow_store_log_remove" ON "workflow_store";--> statement-breakpoint
 DROP TRIGGER IF EXISTS "workflow_store_compact" ON "workflow_store";--> statement-breakpoint
@@ -65,12 +66,14 @@ BEGIN
   -- Once per deleting statement: for each prefix it removed from, the writer lock, a revision and
   -- one row of the log (the key, or the first and last keys in byte order when it removed several),
   -- and a wake-up if watched; then the log drops removes older than its retention. Once per
-  -- statement, so the SET clause costs little here.
+  -- statement, so the SET clause costs little here (enable_seqscan off: the log's index on
+  -- removed_at is used even if the plan was made when the log was empty).
   EXECUTE pg_catalog.format($f$
     CREATE OR REPLACE FUNCTION %1$s.workflow_store_log_removes() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $body$
     DECLARE
       removal record;
+      retention interval;
       dropped bigint;
     BEGIN
       FOR removal IN
@@ -86,14 +89,20 @@ BEGIN
           PERFORM pg_notify('workflow_store', '');
         END IF;
       END LOOP;
-      WITH gone AS (
-        DELETE FROM %1$s.workflow_store_changes
-        WHERE removed_at < now() - (SELECT c.retention FROM %1$s.workflow_store_compaction c WHERE c.id = 1)
-        RETURNING revision
-      )
-      SELECT max(revision) INTO dropped FROM gone;
-      IF dropped IS NOT NULL THEN
-        UPDATE %1$s.workflow_store_compaction SET revision = greatest(revision, dropped) WHERE id = 1;
+      -- Only when a remove is due, and only the one transaction that gets the compaction row: the
+      -- others skip it rather than wait, so that no deleting statement waits for another.
+      SELECT c.retention INTO retention FROM %1$s.workflow_store_compaction c WHERE c.id = 1;
+      IF EXISTS (SELECT FROM %1$s.workflow_store_changes WHERE removed_at < now() - retention) THEN
+        PERFORM FROM %1$s.workflow_store_compaction c WHERE c.id = 1 FOR UPDATE SKIP LOCKED;
+        IF FOUND THEN
+          WITH gone AS (
+            DELETE FROM %1$s.workflow_store_changes WHERE removed_at < now() - retention RETURNING revision
+          )
+          SELECT max(revision) INTO dropped FROM gone;
+          IF dropped IS NOT NULL THEN
+            UPDATE %1$s.workflow_store_compaction SET revision = greatest(revision, dropped) WHERE id = 1;
+          END IF;
+        END IF;
       END IF;
       RETURN NULL;
     END

@@ -252,7 +252,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .from(
           sql`(select 'set' as "type", ${workflowStore.key} as "key", null::varchar as "last_key", ${workflowStore.revision} as "revision"
                 from ${workflowStore}
-                where ${inPrefix} and ${workflowStore.revision} > ${after} and ${workflowStore.revision} <= ${through}
+                where ${workflowStore.prefix} collate "C" = ${prefix} and ${workflowStore.revision} > ${after}
+                  and ${workflowStore.revision} <= ${through}
               union all
               select case when ${changes.lastKey} is null then 'remove' else 'removeRange' end, ${changes.key},
                   ${changes.lastKey}, ${changes.revision}

@@ -49,8 +49,11 @@ const constraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof co
   // (migration 0003): a planner without statistics for a new prefix chose it for point reads and
   // writes, and scanned the whole prefix for one key.
   index("workflow_store_prefix_key_bytes").on(table.prefix, sql`(key collate "C")`),
-  // A watch reads a prefix's changes after a revision, not the whole prefix (migration 0005).
-  index("workflow_store_prefix_revision").on(table.prefix, table.revision),
+  // A watch reads a prefix's changes after a revision, not the whole prefix (migration 0005). The
+  // prefix in the C collation, so that only statements that compare it so (the watch's) can use
+  // the index: a planner without statistics for a prefix would otherwise choose this smaller index
+  // for point reads and filter the whole prefix for the key, as it did the original prefix index.
+  index("workflow_store_prefix_revision").on(sql`(prefix collate "C")`, table.revision),
 ];
 
 /**
