@@ -8,6 +8,8 @@ export interface Sample {
   rssMiB?: number;
   /** MiB of live memory (heap in use and external, after full collections) the run grew by. */
   liveMiB?: number;
+  /** What else the run measured, for the report (a watcher's latency, say). */
+  note?: string;
 }
 
 /** One path through a workload, timed here. */
@@ -28,7 +30,7 @@ export type Contender = TimedContender | ProbeContender;
 
 /** A workload, measured over each of its paths; the first path is the floor. */
 export interface Workload {
-  section: "main" | "memory" | "start";
+  section: "main" | "processes" | "memory" | "start";
   name: string;
   /** `ops/s`: operations per second, higher is faster; `ms`: milliseconds per call, lower is faster. */
   unit: "ops/s" | "ms";
@@ -48,6 +50,8 @@ export interface Row {
   /** The worst run's, for the memory workloads: they are bounds to stay under. */
   rssMiB?: number;
   liveMiB?: number;
+  /** The notes of its runs, in order. */
+  note?: string;
 }
 
 export interface Result {
@@ -98,6 +102,7 @@ export async function measure(workload: Workload): Promise<Result> {
       value: workload.unit === "ops/s" ? workload.per / (ms / 1000) : ms / workload.per,
       rssMiB: worst(runs.map((s) => s.rssMiB)),
       liveMiB: worst(runs.map((s) => s.liveMiB)),
+      ...(runs.some((s) => s.note) && { note: runs.map((s) => s.note ?? "–").join("; ") }),
     };
   });
   const floor = figures[0]?.value ?? Number.NaN;

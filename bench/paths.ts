@@ -1,21 +1,13 @@
 import { PGlite } from "@electric-sql/pglite";
 import KeyvPostgres from "@keyv/postgres";
 import { drizzle as drizzleNodePostgres } from "drizzle-orm/node-postgres";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import Keyv from "keyv";
 import pg from "pg";
 import postgres from "postgres";
-import {
-  createEmbeddedStore,
-  createPostgresStore,
-  createStoreWithDb,
-  DEFAULT_SCHEMA,
-  type Store,
-  StoreError,
-} from "../src/index.js";
-import { CHANGES_CHANNEL } from "../src/schema.js";
+import { createEmbeddedStore, createPostgresStore, createStoreWithDb, type Store, StoreError } from "../src/index.js";
+import { setRowsParameters } from "../src/queries.js";
 import { Arrivals } from "./arrivals.js";
-import { type Home, keyvHome, storeHome } from "./seed.js";
+import { type Home, keyvHome, plainHome, storeHome } from "./seed.js";
 import {
   ALL_ENTRIES,
   ALL_KEYS,
@@ -26,8 +18,13 @@ import {
   GET_MANY,
   KEYS_AFTER,
   KEYS_FIRST,
+  NOTIFY,
+  PLAIN_CHANNEL,
+  PLAIN_TABLE,
   REMOVE,
+  REMOVE_PREFIX,
   SET,
+  SET_ROWS,
   type Statement,
 } from "./sql.js";
 
@@ -84,10 +81,10 @@ async function writeAndSee(arrivals: Arrivals, prefix: string, key: string, writ
   await Promise.all([arrivals.expect(prefix, key), write()]);
 }
 
-/** A notification of the triggers of migration 0004: `[schema, prefix, key, revision, "s" | "r"]`. */
+/** A raw path's own notification of its write: `[prefix, key]`. */
 function arriveFromPayload(arrivals: Arrivals, payload: string): void {
-  const [schema, prefix, key, , type] = JSON.parse(payload) as [string, string, string, number, "s" | "r"];
-  if (schema === DEFAULT_SCHEMA && type === "s") arrivals.arrive(prefix, key);
+  const [prefix, key] = JSON.parse(payload) as [string, string];
+  arrivals.arrive(prefix, key);
 }
 
 /**
@@ -170,11 +167,27 @@ function goPatternPath(name: string, store: Store, home: Home): Family["goPatter
 }
 
 /**
- * The same SQL as the store, straight through postgres.js (prepared, as the store's are).
- * `increment` is pessimistic: one transaction that locks the counter's row; `setAndSee` listens
- * on the triggers' channel on a connection of its own (postgres.js opens one for `listen`).
+ * The same SQL as the store on the plain table, straight through postgres.js (prepared, as the
+ * store's are). `increment` is pessimistic: one transaction that locks the counter's row;
+ * `setAndSee` writes and notifies its write in one transaction, and listens on a connection of its
+ * own (postgres.js opens one for `listen`).
  */
-function rawPostgresPath(sql: postgres.Sql, home: Home): Path {
+function rawPostgresPath(sql: postgres.Sql): Path {
+  const home = plainHome(
+    (prefix, chunk) =>
+      sql.unsafe(
+        SET_ROWS.text,
+        SET_ROWS.params(
+          setRowsParameters(
+            chunk.map(() => prefix),
+            chunk.map(([key]) => key),
+            chunk.map(([, value]) => value),
+          ),
+        ) as never[],
+      ),
+    (prefix) => sql.unsafe(REMOVE_PREFIX.text, REMOVE_PREFIX.params({ prefix }) as never[]),
+    () => sql`analyze plain_store`,
+  );
   const query = (text: string, params: unknown[]) => sql.unsafe(text, params as never[], { prepare: true });
   const run = (statement: Statement, values: Record<string, unknown>) =>
     query(statement.text, statement.params(values));
@@ -212,9 +225,14 @@ function rawPostgresPath(sql: postgres.Sql, home: Home): Path {
         return count;
       }),
     async setAndSee(prefix, key, value) {
-      listening ??= sql.listen(CHANGES_CHANNEL, (payload) => arriveFromPayload(arrivals, payload));
+      listening ??= sql.listen(PLAIN_CHANNEL, (payload) => arriveFromPayload(arrivals, payload));
       await listening;
-      await writeAndSee(arrivals, prefix, key, () => run(SET, { prefix, key, value }));
+      await writeAndSee(arrivals, prefix, key, () =>
+        sql.begin(async (tx) => {
+          await tx.unsafe(SET.text, SET.params({ prefix, key, value }) as never[], { prepare: true });
+          await tx.unsafe(NOTIFY, [JSON.stringify([prefix, key])], { prepare: true });
+        }),
+      );
     },
     async close() {
       // A listen that failed failed the workload already; closing goes on.
@@ -223,8 +241,23 @@ function rawPostgresPath(sql: postgres.Sql, home: Home): Path {
   };
 }
 
-/** The same SQL as the store, straight through PGlite's `query`; `increment` and `setAndSee` as on the server. */
-function rawPglitePath(client: PGlite, home: Home): Path {
+/** The same SQL as the store on the plain table, straight through PGlite's `query`; `increment` and `setAndSee` as on the server. */
+function rawPglitePath(client: PGlite): Path {
+  const home = plainHome(
+    (prefix, chunk) =>
+      client.query(
+        SET_ROWS.text,
+        SET_ROWS.params(
+          setRowsParameters(
+            chunk.map(() => prefix),
+            chunk.map(([key]) => key),
+            chunk.map(([, value]) => value),
+          ),
+        ),
+      ),
+    (prefix) => client.query(REMOVE_PREFIX.text, REMOVE_PREFIX.params({ prefix })),
+    () => client.exec("analyze plain_store"),
+  );
   const run = (statement: Statement, values: Record<string, unknown>) =>
     client.query(statement.text, statement.params(values));
   const arrivals = new Arrivals();
@@ -257,9 +290,14 @@ function rawPglitePath(client: PGlite, home: Home): Path {
         return count;
       }),
     async setAndSee(prefix, key, value) {
-      listening ??= client.listen(CHANGES_CHANNEL, (payload) => arriveFromPayload(arrivals, payload));
+      listening ??= client.listen(PLAIN_CHANNEL, (payload) => arriveFromPayload(arrivals, payload));
       await listening;
-      await writeAndSee(arrivals, prefix, key, () => run(SET, { prefix, key, value }));
+      await writeAndSee(arrivals, prefix, key, () =>
+        client.transaction(async (tx) => {
+          await tx.query(SET.text, SET.params({ prefix, key, value }));
+          await tx.query(NOTIFY, [JSON.stringify([prefix, key])]);
+        }),
+      );
     },
     async close() {
       await (await listening?.catch(() => undefined))?.();
@@ -282,6 +320,7 @@ export async function openServer(url: string): Promise<Family> {
   // First, so that its migrations create the table the raw paths use.
   const viaPostgresJs = await createPostgresStore(url);
   const raw = postgres(url, { max: POOL_SIZE, onnotice: () => {} });
+  await raw.unsafe(PLAIN_TABLE);
   const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
   const viaNodePostgres = await createStoreWithDb(drizzleNodePostgres({ client: pool }));
   const keyv = new Keyv({ store: new KeyvPostgres({ uri: url, max: POOL_SIZE }) });
@@ -290,7 +329,7 @@ export async function openServer(url: string): Promise<Family> {
   });
   const home = storeHome(viaPostgresJs, () => raw`analyze workflow_store`);
   const paths = [
-    rawPostgresPath(raw, home),
+    rawPostgresPath(raw),
     storePath("store · postgres.js", viaPostgresJs, home),
     storePath("store · node-postgres", viaNodePostgres, home),
     keyvPath(keyv),
@@ -325,12 +364,11 @@ export interface Opened<P = Path> {
   close(): Promise<void>;
 }
 
-/** A PGlite of its own for the raw path; a store on it only creates the table and seeds it. */
+/** A PGlite of its own for the raw path, with the plain table. */
 export async function openRawPglite(): Promise<Opened> {
   const client = await PGlite.create();
-  const seeder = await createStoreWithDb(drizzlePglite({ client }));
-  const home = storeHome(seeder, () => client.exec("analyze workflow_store"));
-  const path = rawPglitePath(client, home);
+  await client.exec(PLAIN_TABLE);
+  const path = rawPglitePath(client);
   return {
     path,
     async close() {

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { CAS_CALLERS } from "./coordination.js";
 import type { Result, Row, Workload } from "./measure.js";
+import { CALLERS, PROCESSES } from "./processes.js";
 import type { Sizes } from "./sizes.js";
 
 const ROOT = new URL("../", import.meta.url);
@@ -96,6 +97,14 @@ export function tables(results: readonly Result[]): string {
   return [
     "### Operations\n",
     section("main", ["Workload", "Path", "Median", "× floor"], () => []),
+    `\n### Writers in separate processes (${PROCESSES} processes × ${CALLERS} callers, single-row upserts of 256 bytes)\n`,
+    section("processes", ["Workload", "Path", "Median", "× floor", "Per run"], (row) => [row.note ?? ""]),
+    "\nThe floor is `plain_store`: the store's columns, primary key and byte-order index, no triggers,",
+    "written with the simplest upsert. `workflow_store, the same upsert` is what the Go store and any",
+    "other client send to the store's table. Each run starts the processes together and writes for",
+    "a fixed time; the figure is writes per second over all of them. A watcher process watches the",
+    "hot prefix in the watched rows, and sets a probe key every 20 ms, timed until its watch delivers",
+    "it: its p50 and p99, the events it read, and whether the view it built from them equals the table.",
     `\n### Memory: walking \`entries\` (a fresh process each run; the store's bound: ${RSS_BOUND_MIB} MiB)\n`,
     section("memory", ["Workload", "Path", "Median", "× floor", "RSS growth", "live growth"], (row, index) => [
       bounded(row.rssMiB, index),
@@ -121,18 +130,22 @@ How to read it:
   ${sizes.largeValue / 1024} KiB batches, memory and start).
 - \`ops/s\` is higher for faster; \`ms\` is per call, lower for faster. **× floor** is the path's
   figure against the workload's first row, its floor: above 1 is faster than the floor.
-- PostgreSQL floor: raw postgres.js sending the store's own SQL, one query per call (prepared);
-  for \`keys\`/\`entries\` walks, one query returning the whole prefix \`order by key collate "C"\`;
-  for \`setMany\`, one insert per key in one transaction. Embedded floor: raw PGlite \`query\` with
-  the same SQL, on a PGlite of its own.
+- PostgreSQL floor: raw postgres.js on \`plain_store\`, a table of the store's shape (columns,
+  primary key, byte-order index) without the store's triggers, what a user would write to
+  instead; it sends the store's own SQL, one query per call (prepared); for \`keys\`/\`entries\`
+  walks, one query returning the whole prefix \`order by key collate "C"\`; for \`setMany\`, one
+  insert per key in one transaction. Embedded floor: raw PGlite \`query\` with the same SQL, on a
+  plain table in a PGlite of its own. Bulk removals: batched deletes of the same rows, from the
+  same plain table.
 - Compare-and-set increment: ${sizes.casIncrements} increments of one counter key by ${CAS_CALLERS} callers at once (the
   counter's first, which creates the row, before the run). The stores are optimistic
   (\`getWithRevision\`, \`setIf\` at that revision, again on \`CONFLICT\`); the floors are pessimistic,
   one transaction per increment (insert the row if missing, \`select … for update\`, \`update\`),
   through raw postgres.js or raw PGlite. Each run checks that every increment counted once.
 - Watch: one writer sets a new key, timed until the listener receives its change, one change at a
-  time. The stores \`set\` and \`watch\` the prefix; the floors write with the store's SQL and \`listen\`
-  on the channel the triggers notify (raw postgres.js on a connection of its own, raw PGlite).
+  time. The stores \`set\` and \`watch\` the prefix; the floors write the plain table and
+  \`pg_notify\` the write in the same transaction, and \`listen\` for it (raw postgres.js on a
+  connection of its own, raw PGlite).
 - The server is \`analyze\`d after each seeding, for every path alike. So is the raw PGlite; the
   embedded store is left to take its statistics itself (its own automatic \`analyze\`), as for an
   app, so its rows show what an app gets, stale statistics included.

@@ -10,12 +10,15 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import postgres from "postgres";
 import { coordinationWorkloads } from "./coordination.js";
 import { type BenchDatabase, createBenchDatabase } from "./database.js";
 import { measure, type Result, type Workload } from "./measure.js";
 import { type Family, openEmbedded, openServer } from "./paths.js";
+import { bulkRemovalWorkloads, processWriteWorkloads } from "./processes.js";
 import { markdown, tables } from "./report.js";
 import { FULL, TINY } from "./sizes.js";
+import { PLAIN_TABLE } from "./sql.js";
 import { familyWorkloads, MEMORY_PREFIX, processWorkloads } from "./workloads.js";
 
 const { values: args } = parseArgs({
@@ -38,6 +41,7 @@ if (adminUrl === undefined) log("DATABASE_URL is unset: the embedded store only"
 const results: Result[] = [];
 let database: BenchDatabase | undefined;
 const families: Family[] = [];
+let bulk: ReturnType<typeof bulkRemovalWorkloads> | undefined;
 try {
   database = adminUrl === undefined ? undefined : await createBenchDatabase(adminUrl);
   const server = database === undefined ? undefined : await openServer(database.url);
@@ -48,6 +52,12 @@ try {
     ...coordinationWorkloads(family, sizes),
   ]);
   const inProcesses = processWorkloads(sizes, database?.url);
+  // Writers in processes of their own and bulk removals, beside a plain table (server only).
+  if (database !== undefined) {
+    bulk = bulkRemovalWorkloads(database.url, sizes);
+    workloads.push(...bulk.workloads);
+    inProcesses.push(...processWriteWorkloads(database.url, sizes));
+  }
   const total = workloads.length + inProcesses.length;
   const run = async (workload: Workload) => {
     const start = performance.now();
@@ -56,11 +66,21 @@ try {
     log(`  ${((performance.now() - start) / 1000).toFixed(1)} s`);
   };
   for (const workload of workloads) await run(workload);
+  await bulk?.close();
+  bulk = undefined;
   // The server's rows for the memory probes; the families close first, so as not to weigh on them.
-  await server?.paths[0]?.home.seed(MEMORY_PREFIX, sizes.memoryRows, sizes.smallValue);
+  // The raw path's plain table and the store's table, each with the rows.
+  for (const path of server?.paths.slice(0, 2) ?? [])
+    await path.home.seed(MEMORY_PREFIX, sizes.memoryRows, sizes.smallValue);
   for (const family of families.splice(0)) await family.close();
+  if (database !== undefined) {
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    await sql.unsafe(PLAIN_TABLE);
+    await sql.end();
+  }
   for (const workload of inProcesses) await run(workload);
 } finally {
+  await bulk?.close();
   for (const family of families) await family.close();
   await database?.drop();
 }

@@ -54,6 +54,39 @@ export function storeHome(store: Store, analyze: () => Promise<unknown>): Home {
 }
 
 /** Keyv's own table, `prefix/key` as keys; only `get` reads it back. */
+/**
+ * The plain table of the raw paths, seeded with the store's own multi-row upsert on it, in chunks
+ * of at most 4 MiB; `analyze` runs after each seeding.
+ */
+export function plainHome(
+  write: (prefix: string, chunk: [string, Buffer][]) => Promise<unknown>,
+  clear: (prefix: string) => Promise<unknown>,
+  analyze: () => Promise<unknown>,
+): Home {
+  const seeded = new Set<string>();
+  return {
+    async seed(prefix, count, size) {
+      if (seeded.has(prefix)) return;
+      const step = chunkRows(size);
+      for (let first = 0; first < count; first += step) {
+        await write(
+          prefix,
+          Array.from({ length: Math.min(step, count - first) }, (_, i): [string, Buffer] => [
+            key(first + i),
+            randomBytes(size),
+          ]),
+        );
+      }
+      await analyze();
+      seeded.add(prefix);
+    },
+    async clear(prefix) {
+      await clear(prefix);
+      seeded.delete(prefix);
+    },
+  };
+}
+
 export function keyvHome(keyv: Keyv): Home {
   const seeded = new Set<string>();
   return {

@@ -29,6 +29,10 @@ export interface Sizes {
   casIncrements: number;
   /** Changes per run of the watch workload, each set and awaited before the next. */
   watchChanges: number;
+  /** Milliseconds the writer processes of the multi-process workloads write for, each run. */
+  processMs: number;
+  /** Rows purge, removePrefix and removeMany remove per run. */
+  bulkRows: number;
 }
 
 /** The sizes BENCHMARKS.md reports; about 8 minutes on two cores. */
@@ -49,6 +53,8 @@ export const FULL: Sizes = {
   memoryRows: 200_000,
   casIncrements: 400,
   watchChanges: 200,
+  processMs: 5000,
+  bulkRows: 200_000,
 };
 
 /** Everything small, so that CI runs the whole bench in seconds and it cannot rot. */
@@ -69,4 +75,6 @@ export const TINY: Sizes = {
   memoryRows: 2000,
   casIncrements: 40,
   watchChanges: 20,
+  processMs: 1000,
+  bulkRows: 2000,
 };

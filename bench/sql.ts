@@ -1,7 +1,9 @@
 /**
- * The statements the raw paths send: the store's own, taken from `src/queries.ts` as Drizzle
- * writes them (so they cannot drift from the store's), the one-query floors of the walks, and the
- * pessimistic read-modify-write of a counter.
+ * The statements the raw paths send, to `plain_store`: a table of the store's shape (columns,
+ * primary key, byte-order index) without triggers, what a user would write to instead. They are
+ * the store's own, taken from `src/queries.ts` as Drizzle writes them (so they cannot drift from
+ * the store's) with the table renamed, the one-query floors of the walks, and the pessimistic
+ * read-modify-write of a counter.
  */
 import { fillPlaceholders } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -19,9 +21,26 @@ export interface Statement {
 
 const queries = prepareQueries(drizzle.mock(), DEFAULT_SCHEMA, false);
 
+/** The plain table beside the store's: its columns, primary key and byte-order index, no triggers. */
+export const PLAIN_TABLE = `
+  create table if not exists plain_store (
+    prefix varchar(255) not null, key varchar(255) not null, value bytea,
+    created_at timestamptz default now(), updated_at timestamptz default now(),
+    revision bigint not null default 0, primary key (prefix, key));
+  create index if not exists plain_store_prefix_key_bytes on plain_store (prefix, (key collate "C"))`;
+
+/** The channel the raw paths notify their own writes on, with `[prefix, key]` as JSON. */
+export const PLAIN_CHANNEL = "plain_store";
+
+/** $1 the payload: what a user who wants to be told of a write sends beside it. */
+export const NOTIFY = `select pg_notify('${PLAIN_CHANNEL}', $1)`;
+
 function statement(name: keyof PreparedQueries): Statement {
   const query = queries[name].getQuery();
-  return { text: query.sql, params: (values) => fillPlaceholders(query.params, { maxBytes: MAX_BYTES, ...values }) };
+  return {
+    text: query.sql.replaceAll('"workflow_store"', '"plain_store"'),
+    params: (values) => fillPlaceholders(query.params, { maxBytes: MAX_BYTES, ...values }),
+  };
 }
 
 export const GET = statement("get");
@@ -30,25 +49,26 @@ export const REMOVE = statement("remove");
 export const GET_MANY = statement("getMany");
 export const KEYS_FIRST = statement("keysFirst");
 export const KEYS_AFTER = statement("keysAfter");
+export const SET_ROWS = statement("setRows");
+export const REMOVE_PREFIX = statement("removePrefix");
 
 /** $1 prefix: the floor of a `keys` walk, every key in one query. */
-export const ALL_KEYS = `select "key" from "workflow_store" where "prefix" = $1 order by "key" collate "C"`;
+export const ALL_KEYS = `select "key" from "plain_store" where "prefix" = $1 order by "key" collate "C"`;
 
 /** $1 prefix: the floor of an `entries` walk, every row in one query. */
-export const ALL_ENTRIES = `select "key", "value", "created_at", "updated_at" from "workflow_store"
+export const ALL_ENTRIES = `select "key", "value", "created_at", "updated_at" from "plain_store"
   where "prefix" = $1 and "value" is not null order by "key" collate "C"`;
 
 /**
  * $1 prefix, $2 key, $3 value: a counter's row with its first value, unless it has one. The first
- * statement of the pessimistic increment, the floor of compare-and-set; the trigger of migration
- * 0004 gives the row its revision, as it does to every write.
+ * statement of the pessimistic increment, the floor of compare-and-set.
  */
-export const COUNTER_CREATE = `insert into "workflow_store" ("prefix", "key", "value", "created_at", "updated_at")
+export const COUNTER_CREATE = `insert into "plain_store" ("prefix", "key", "value", "created_at", "updated_at")
   values ($1, $2, $3, now(), now()) on conflict do nothing`;
 
 /** $1 prefix, $2 key: the counter's value, its row locked until the transaction ends. */
-export const COUNTER_LOCK = `select "value" from "workflow_store" where "prefix" = $1 and "key" collate "C" = $2 for update`;
+export const COUNTER_LOCK = `select "value" from "plain_store" where "prefix" = $1 and "key" collate "C" = $2 for update`;
 
 /** $1 prefix, $2 key, $3 value: the counter's new value. */
-export const COUNTER_UPDATE = `update "workflow_store" set "value" = $3, "updated_at" = now()
+export const COUNTER_UPDATE = `update "plain_store" set "value" = $3, "updated_at" = now()
   where "prefix" = $1 and "key" collate "C" = $2`;

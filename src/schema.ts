@@ -22,7 +22,7 @@ export const TABLE_NAME = "workflow_store";
 /** The sequence every write takes its revision from (and every lease its token). */
 export const REVISION_SEQUENCE = "workflow_store_revision";
 
-/** The channel the triggers of migration 0004 notify each change on. */
+/** The channel writes of watched prefixes notify on, with an empty payload (migration 0005). */
 export const CHANGES_CHANNEL = "workflow_store";
 
 // A function, so that each table gets builders of its own.
@@ -150,9 +150,9 @@ export const workflowStoreRevision = pgSequence(REVISION_SEQUENCE);
 export const workflowStoreWatchedUntil = pgSequence("workflow_store_watched_until", { minValue: 0, startWith: 0 });
 
 /**
- * Removes, for watchers resuming after a revision: a trigger writes one row per deleted row of
- * `workflow_store`, and drops those older than the retention (`workflow_store.change_retention`,
- * one day unless set).
+ * Removes, for watchers resuming after a revision: a trigger writes one row per deleting statement
+ * and prefix (a range of keys when it removed several), and drops those older than the retention
+ * of {@link workflowStoreCompaction} (migration 0005).
  */
 export const workflowStoreChanges = pgTable("workflow_store_changes", changeColumns(), changeConstraints);
 

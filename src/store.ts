@@ -59,10 +59,8 @@ const DEADLOCK_RETRIES = 3;
 
 /**
  * Sends a statement outside a transaction, again when PostgreSQL failed it to break a deadlock:
- * nothing of it took effect, and the other side has gone on meanwhile. The store's statements take
- * a prefix's lock before its rows, but an UPDATE or DELETE of another client (the original store's)
- * takes its row first, and so can deadlock with one of them on the same key.
- * In a transaction the error stands: the transaction is over.
+ * nothing of it took effect, and the other side has gone on meanwhile (an app's transaction that
+ * writes keys in another order, say). In a transaction the error stands: the transaction is over.
  */
 async function retryDeadlocks<T>(send: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {

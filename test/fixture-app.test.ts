@@ -150,7 +150,7 @@ describe.skipIf(databaseUrl === null)(`an app on Drizzle with the packed package
     // drizzle-kit cannot write triggers: a store refuses the table until the package's migrations add them.
     const refused = await runApp(database.url, "1", false);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain("lacks the triggers of migration 0004_revisions");
+    expect(refused.stderr).toContain("lacks the triggers of migrations 0004_revisions and 0005");
     ok(await workflowStore(database.url, "migrate"));
     expect(ok(await runApp(database.url, "1", false)).stdout).toContain("keys: 1");
     // App first, store later with the default autoMigrate: the table is adopted, rows and all.

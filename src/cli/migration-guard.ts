@@ -6,10 +6,11 @@ export interface GuardChange {
   after: string;
 }
 
-// The store's tables (the values, the change log, the compaction mark, the leases), their indexes
-// and the sequence of revisions as drizzle-kit writes them, with or without a schema.
-const TABLE = String.raw`(?:"[^"]+"\.)?"${TABLE_NAME}(?:_changes|_compaction|_leases)?"`;
-const SEQUENCE = String.raw`(?:"[^"]+"\.)?"${REVISION_SEQUENCE}"`;
+// The store's tables (the values, the change log, the compaction mark, the leases, the watched
+// prefixes), their indexes and its sequences (revisions, the watch hint) as drizzle-kit writes
+// them, with or without a schema.
+const TABLE = String.raw`(?:"[^"]+"\.)?"${TABLE_NAME}(?:_changes|_compaction|_leases|_watches)?"`;
+const SEQUENCE = String.raw`(?:"[^"]+"\.)?"(?:${REVISION_SEQUENCE}|${TABLE_NAME}_watched_until)"`;
 const CREATE_SEQUENCE = new RegExp(`CREATE SEQUENCE (?!IF NOT EXISTS)(${SEQUENCE})`, "g");
 const DROP_SEQUENCE = new RegExp(`^DROP SEQUENCE (${SEQUENCE})[^;]*;`, "gm");
 const CREATE_TABLE = new RegExp(`CREATE TABLE (?!IF NOT EXISTS)(${TABLE})`, "g");
