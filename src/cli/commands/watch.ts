@@ -12,7 +12,7 @@ export function registerWatch(program: Command): void {
   program
     .command("watch")
     .description(
-      "print each change of a prefix's keys as it commits: revision, set or remove, and key, tab-separated, one per line, until Ctrl-C",
+      "print each change of a prefix's keys as it commits: revision, set or remove, and key, tab-separated, one per line (a removal of several keys at once: removeRange, the first key and the last), until Ctrl-C",
     )
     .argument("<prefix>", "the prefix")
     .option(
@@ -21,7 +21,7 @@ export function registerWatch(program: Command): void {
       nonNegativeInteger,
     )
     .option("--count <n>", "stop after this many changes", positiveInteger)
-    .option("--json", "print one JSON object {revision, type, key} per line instead")
+    .option("--json", "print one JSON object {revision, type, key} per line instead (lastKey too for removeRange)")
     .action(
       async (prefix: string, options: { fromRevision?: number; count?: number; json?: boolean }, command: Command) => {
         checkPrefix("watch", prefix);
@@ -43,9 +43,13 @@ export function registerWatch(program: Command): void {
             });
             let left = options.count ?? Number.POSITIVE_INFINITY;
             if (options.count === undefined) note(`watching ${JSON.stringify(prefix)}; Ctrl-C stops`);
-            for await (const { revision, type, key } of changes) {
+            for await (const change of changes) {
+              const { revision, type, key } = change;
+              const lastKey = change.type === "removeRange" ? change.lastKey : undefined;
               await printLine(
-                options.json ? JSON.stringify({ revision, type, key }) : `${revision}\t${type}\t${field(key)}`,
+                options.json
+                  ? JSON.stringify({ revision, type, key, ...(lastKey !== undefined && { lastKey }) })
+                  : [revision, type, field(key), ...(lastKey !== undefined ? [field(lastKey)] : [])].join("\t"),
               );
               if (--left === 0) break;
             }
