@@ -75,6 +75,6 @@ export const TINY: Sizes = {
   memoryRows: 2000,
   casIncrements: 40,
   watchChanges: 20,
-  processMs: 1000,
+  processMs: 500,
   bulkRows: 2000,
 };
