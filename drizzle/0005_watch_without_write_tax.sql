@@ -12,8 +12,9 @@
 --   watch waits them out instead (workflow_store_horizon): it delivers a prefix's changes only up
 --   to a revision below which every writer of the prefix has ended, so that resuming after a
 --   revision misses nothing although revisions commit out of order.
--- * No NOTIFY unless the prefix is watched (workflow_store_watches, which watching stores renew),
---   and the notification carries nothing: watchers read the changes with their own privileges.
+-- * No NOTIFY unless the prefix is watched (workflow_store_watches, which watching stores renew
+--   while they wait on it), and the notification carries nothing: watchers read the changes with
+--   their own privileges.
 -- * Removes are logged once per statement and prefix: one key as before, several as one range
 --   (key .. last_key), so that a bulk removal costs about what a delete costs.
 -- * The log's retention is a column of workflow_store_compaction, not a setting any session may
@@ -24,8 +25,10 @@
 -- functions when they are created.
 CREATE SEQUENCE IF NOT EXISTS "workflow_store_watched_until" INCREMENT BY 1 MINVALUE 0 MAXVALUE 9223372036854775807 START WITH 0 CACHE 1;--> statement-breakpoint
 CREATE TABLE IF NOT EXISTS "workflow_store_watches" (
-	"prefix" varchar(255) PRIMARY KEY NOT NULL,
-	"expires_at" timestamp with time zone NOT NULL
+	"prefix" varchar(255) NOT NULL,
+	"watcher" varchar(64) NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "workflow_store_watches_pkey" PRIMARY KEY("prefix","watcher")
 );
 --> statement-breakpoint
 ALTER TABLE "workflow_store_changes" ADD COLUMN IF NOT EXISTS "last_key" varchar(255);--> statement-breakpoint
@@ -128,11 +131,13 @@ BEGIN
     END
     $body$$f$, s, revisions, watched_until, pg_catalog.quote_literal(s || '.workflow_store'));
 
-  -- Marks prefixes as watched for `seconds` more, so that their writes notify; a watching store
-  -- renews them while it watches. Drops marks that expired long ago, and tells writers (through the
-  -- hint sequence) until when something in the schema is watched.
+  -- Marks prefixes as watched by `watcher` (a store) for `seconds` more, so that their writes
+  -- notify; a watching store renews its marks while it waits on them. With `seconds` 0 it takes
+  -- them back: a store reading a busy prefix anyway needs no wake-ups, which cost the writers (the
+  -- commits of notifying transactions are serialized). Drops marks that expired long ago, and tells
+  -- writers (through the hint sequence) until when something in the schema is watched.
   EXECUTE pg_catalog.format($f$
-    CREATE OR REPLACE FUNCTION %1$s.workflow_store_watch(prefixes varchar[], seconds integer) RETURNS void
+    CREATE OR REPLACE FUNCTION %1$s.workflow_store_watch(prefixes varchar[], watcher varchar, seconds integer) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
     DECLARE
       until timestamptz := now() + seconds * interval '1 second';
@@ -140,9 +145,13 @@ BEGIN
       IF NOT has_table_privilege(session_user, %4$s, 'SELECT') THEN
         RAISE EXCEPTION 'permission denied for table workflow_store' USING ERRCODE = '42501';
       END IF;
-      INSERT INTO %1$s.workflow_store_watches AS w (prefix, expires_at)
-      SELECT DISTINCT p, until FROM unnest(prefixes) AS p ORDER BY 1
-      ON CONFLICT (prefix) DO UPDATE SET expires_at = greatest(w.expires_at, excluded.expires_at);
+      IF seconds <= 0 THEN
+        DELETE FROM %1$s.workflow_store_watches w WHERE w.prefix = ANY (prefixes) AND w.watcher = workflow_store_watch.watcher;
+        RETURN;
+      END IF;
+      INSERT INTO %1$s.workflow_store_watches AS w (prefix, watcher, expires_at)
+      SELECT DISTINCT p, workflow_store_watch.watcher, until FROM unnest(prefixes) AS p ORDER BY 1
+      ON CONFLICT ON CONSTRAINT workflow_store_watches_pkey DO UPDATE SET expires_at = excluded.expires_at;
       DELETE FROM %1$s.workflow_store_watches WHERE expires_at < now() - interval '1 hour';
       PERFORM setval(%3$s::regclass, greatest(coalesce(pg_sequence_last_value(%3$s::regclass), 0),
         ceil(date_part('epoch', until))::bigint));

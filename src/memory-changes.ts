@@ -74,8 +74,12 @@ export class MemoryChanges {
         checkOpen(prefix);
         const watch = { prefix, onWake };
         this.#watches.add(watch);
-        return () => {
-          this.#watches.delete(watch);
+        return {
+          waiting: async () => {},
+          reading: () => {},
+          stop: () => {
+            this.#watches.delete(watch);
+          },
         };
       },
       settled: async (prefix) => {

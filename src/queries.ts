@@ -280,12 +280,15 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         })
         .from(sql`${functionIn("workflow_store_horizon")}(${prefix}) as "horizon"`)
         .prepare(named("horizon")),
-    /** Marks prefixes as watched for some seconds more, so that their writes notify (migration 0005). */
+    /**
+     * Marks prefixes as watched by a store for some seconds more, so that their writes notify, or
+     * with 0 seconds takes its marks back (migration 0005).
+     */
     watchPrefixes: () =>
       db
         .select({ done: sql<number>`1` })
         .from(
-          sql`${functionIn("workflow_store_watch")}(${prefixes}::varchar[], ${sql.placeholder("seconds")}::int) as "watched"`,
+          sql`${functionIn("workflow_store_watch")}(${prefixes}::varchar[], ${sql.placeholder("watcher")}::varchar, ${sql.placeholder("seconds")}::int) as "watched"`,
         )
         .prepare(named("watch_prefixes")),
     compactedRevision: () =>

@@ -129,9 +129,16 @@ const compactionColumns = () => ({
 });
 
 const watchColumns = () => ({
-  prefix: varchar("prefix", { length: 255 }).primaryKey(),
+  prefix: varchar("prefix", { length: 255 }).notNull(),
+  /** The watching store, a random id of its own. */
+  watcher: varchar("watcher", { length: 64 }).notNull(),
   expiresAt: timestamp("expires_at", { mode: "date", withTimezone: true }).notNull(),
 });
+
+const watchConstraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof watchColumns>, "pg">) => [
+  // A writer looks its prefix up.
+  primaryKey({ name: "workflow_store_watches_pkey", columns: [table.prefix, table.watcher] }),
+];
 
 const leaseColumns = () => ({
   name: varchar("name", { length: 255 }).primaryKey(),
@@ -163,10 +170,11 @@ export const workflowStoreChanges = pgTable("workflow_store_changes", changeColu
 export const workflowStoreCompaction = pgTable("workflow_store_compaction", compactionColumns());
 
 /**
- * The prefixes some store watches, each until its watch stops renewing it: writes of these prefixes
- * wake the watching stores (NOTIFY), writes of others notify nobody (migration 0005).
+ * The prefixes some store watches and waits on, one row per prefix and store, each until the store
+ * stops renewing it: writes of these prefixes wake the watching stores (NOTIFY), writes of others
+ * notify nobody (migration 0005). A store that is reading a busy prefix anyway withdraws its row.
  */
-export const workflowStoreWatches = pgTable("workflow_store_watches", watchColumns());
+export const workflowStoreWatches = pgTable("workflow_store_watches", watchColumns(), watchConstraints);
 
 /** Leases: one row per name, its holder's fencing token and when it expires (database clock). */
 export const workflowStoreLeases = pgTable("workflow_store_leases", leaseColumns());
@@ -209,7 +217,11 @@ export function workflowStoreTables(schema: string = DEFAULT_SCHEMA): WorkflowSt
           compactionColumns(),
         ) as unknown as typeof workflowStoreCompaction,
         leases: inSchema.table("workflow_store_leases", leaseColumns()) as unknown as typeof workflowStoreLeases,
-        watches: inSchema.table("workflow_store_watches", watchColumns()) as unknown as typeof workflowStoreWatches,
+        watches: inSchema.table(
+          "workflow_store_watches",
+          watchColumns(),
+          watchConstraints,
+        ) as unknown as typeof workflowStoreWatches,
       };
     }
     tableSets.set(schema, found);

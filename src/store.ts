@@ -39,7 +39,7 @@ import type {
   WatchOptions,
 } from "./types.js";
 import { type ChangeSource, watchChanges } from "./watch.js";
-import { settle, WATCH_MARK_SECONDS, WatchedPrefixes } from "./watched-prefixes.js";
+import { settle, WatchedPrefixes } from "./watched-prefixes.js";
 
 /**
  * The statements select only rows with a value (a NULL one reads as missing), and send it only
@@ -429,15 +429,19 @@ export class DrizzleStore implements Store {
         shared.current ??= notificationsOf(this.#client, site);
         shared.watched ??= this.#watchedPrefixes();
         const notifications = shared.current;
-        const unmark = await shared.watched.add(prefix);
+        const state = await shared.watched.add(prefix);
         try {
           const stopWaking = await notifications.subscribe(site, onWake);
-          return () => {
-            stopWaking();
-            unmark();
+          return {
+            waiting: () => state.waiting(),
+            reading: () => state.reading(),
+            stop: () => {
+              stopWaking();
+              state.end();
+            },
           };
         } catch (error) {
-          unmark();
+          state.end();
           throw error;
         }
       },
@@ -466,9 +470,9 @@ export class DrizzleStore implements Store {
   #watchedPrefixes(): WatchedPrefixes {
     const q = this.#queries;
     return new WatchedPrefixes(
-      async (prefixes) => {
+      async (prefixes, watcher, seconds) => {
         await this.#run({ op: "watch", prefix: prefixes.length === 1 ? prefixes[0] : undefined }, () =>
-          q.watchPrefixes.execute({ prefixes: arrayParameter(prefixes), seconds: WATCH_MARK_SECONDS }),
+          q.watchPrefixes.execute({ prefixes: arrayParameter(prefixes), watcher, seconds }),
         );
       },
       () => this.#notifications.current?.wake(),

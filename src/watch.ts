@@ -11,11 +11,11 @@ import type { WatchEvent } from "./types.js";
 export interface ChangeSource {
   /**
    * Calls `onWake` whenever a change of `prefix` may have committed since (a notification, a
-   * listening connection that was lost and is back, a periodic check); resolves once wake-ups are
-   * live, with what stops them. A source also calls `onWake` when its store closes: reading
+   * listening connection that was lost and is back, a periodic check) while the watch waits;
+   * resolves once wake-ups are live. A source also calls `onWake` when its store closes: reading
    * storage then rejects with `CLOSED`, which ends the watch with that error.
    */
-  subscribe(prefix: string, onWake: () => void): Promise<() => void>;
+  subscribe(prefix: string, onWake: () => void): Promise<Subscription>;
   /**
    * Waits until every transaction that had taken a revision for `prefix` has ended, and resolves
    * with the last revision given out before it looked: storage then holds every change of the
@@ -32,6 +32,19 @@ export interface ChangeSource {
   /** The highest revision the change log has dropped: resuming from before it is `COMPACTED`. */
   compactedRevision(): Promise<number>;
 }
+
+/** A watch's wake-ups, and what it tells its source of how it reads. */
+export interface Subscription {
+  /** The watch will wait for a wake-up: resolves once wake-ups of its prefix are live again. */
+  waiting(): Promise<void>;
+  /** The watch reads again without waiting for a wake-up: its last read found changes. */
+  reading(): void;
+  /** Stops the wake-ups. */
+  stop(): void;
+}
+
+/** How long a watch whose last read found changes waits before it reads again, without a wake-up. */
+const POLL_MS = 5;
 
 /** Changes a replay reads from storage per query. */
 const REPLAY_PAGE = 1000;
@@ -87,7 +100,10 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
   #stale = false;
   /** Wakes the `next()` waiting for a change. */
   #wake: (() => void) | undefined;
-  #unsubscribe: (() => void) | undefined;
+  #subscription: Subscription | undefined;
+  /** Whether the watch waits for wake-ups (else it reads again after {@link POLL_MS}). */
+  #waits = true;
+  #poll: NodeJS.Timeout | undefined;
   #signal: AbortSignal | undefined;
   /** `next()` calls run one after another, each after the one before settled. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -153,9 +169,9 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
       this.#stale = true;
       this.#wakeUp();
     });
-    const unsubscribe = await this.#until(subscribing, (late) => late());
-    if (unsubscribe === ENDED) return;
-    this.#unsubscribe = unsubscribe;
+    const subscription = await this.#until(subscribing, (late) => late.stop());
+    if (subscription === ENDED) return;
+    this.#subscription = subscription;
     if (fromRevision !== undefined) {
       this.#position = fromRevision;
       this.#stale = true;
@@ -190,12 +206,39 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
       );
     }
     this.#read = page;
+    await this.#pace(page.length > 0);
     if (page.length >= REPLAY_PAGE) {
       // More may follow the page: the next read starts after its last change.
       this.#position = page[page.length - 1]?.revision ?? after;
       this.#stale = true;
     } else if (through > after) {
       this.#position = through;
+    }
+  }
+
+  /**
+   * A read that found changes is followed by another after {@link POLL_MS}, without waiting for a
+   * wake-up: on a busy prefix, wake-ups would cost its writers more than these reads. A read that
+   * found none goes back to waiting, once wake-ups are live again, with one more read for what
+   * committed meanwhile.
+   */
+  async #pace(found: boolean): Promise<void> {
+    const subscription = this.#subscription;
+    if (subscription === undefined) return;
+    if (found) {
+      if (this.#waits) {
+        this.#waits = false;
+        subscription.reading();
+      }
+      this.#poll ??= setTimeout(() => {
+        this.#poll = undefined;
+        this.#stale = true;
+        this.#wakeUp();
+      }, POLL_MS);
+    } else if (!this.#waits) {
+      this.#waits = true;
+      await this.#until(subscription.waiting());
+      this.#stale = true;
     }
   }
 
@@ -223,8 +266,9 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
     this.#end();
     this.#stopped.abort();
     this.#signal?.removeEventListener("abort", this.#abort);
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
+    clearTimeout(this.#poll);
+    this.#subscription?.stop();
+    this.#subscription = undefined;
     this.#read = [];
     this.#wakeUp();
   }

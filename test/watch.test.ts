@@ -379,8 +379,14 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
       await store.remove(unwatched, "secret@example.com");
       await pause(200);
       expect(heard).toEqual([]);
+      // A watch that waits for a change has its prefix marked (one that reads anyway takes its mark back).
+      const taking = reader.take(1);
+      const marked = async () =>
+        (await owner`select 1 from workflow_store_watches where prefix = ${watched} and expires_at > now()`).length ===
+        1;
+      await eventually(marked, "the mark");
       const revision = await store.setIf(watched, "alice@example.com", bytes("1"), { revision: 0 });
-      expect(await reader.take(1)).toEqual([{ type: "set", key: "alice@example.com", revision }]);
+      expect(await taking).toEqual([{ type: "set", key: "alice@example.com", revision }]);
       await eventually(async () => heard.length > 0, "the notification");
       expect(heard.every((payload) => payload === "")).toBe(true);
       await reader.iterator.return?.();
