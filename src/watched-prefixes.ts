@@ -161,17 +161,21 @@ export interface Horizon {
   writers: string[];
 }
 
+/** Looks at the writers a watch waits out, 1 ms apart, before the pause between looks grows. */
+const QUICK_WRITER_POLLS = 10;
+
 /**
- * Waits until the writers that `horizon` finds have all ended, looking again with a growing pause
- * (1 ms doubling to 50), and resolves with the revision it read first: every change up to it is then
- * committed or never will be. Writers that began after the first look took later revisions, so they
- * are not waited for. Rejects with `signal`'s reason when it aborts.
+ * Waits until the writers that `horizon` finds have all ended, looking again every millisecond
+ * ({@link QUICK_WRITER_POLLS} times: most writes take less), then with a pause doubling to 50 ms,
+ * and resolves with the revision it read first: every change up to it is then committed or never
+ * will be. Writers that began after the first look took later revisions, so they are not waited
+ * for. Rejects with `signal`'s reason when it aborts.
  */
 export async function settle(horizon: () => Promise<Horizon>, signal: AbortSignal): Promise<number> {
   const first = await horizon();
   let waiting = first.writers;
-  for (let wait = 1; waiting.length > 0; wait = Math.min(wait * 2, MAX_WRITER_POLL_MS)) {
-    await pause(wait);
+  for (let look = 0; waiting.length > 0; look++) {
+    await pause(Math.min(2 ** Math.max(0, look - QUICK_WRITER_POLLS), MAX_WRITER_POLL_MS));
     signal.throwIfAborted();
     const still = new Set((await horizon()).writers);
     waiting = waiting.filter((writer) => still.has(writer));

@@ -397,6 +397,45 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
     }
   });
 
+  it("takes the mark of a prefix back while its watch reads changes anyway, and marks it again before it waits", async () => {
+    const database = await fresh("watch_busy");
+    const { client: owner } = database.connect();
+    const store = await createPostgresStore(database.url);
+    const writer = await createPostgresStore(database.url);
+    try {
+      const prefix = freshPrefix();
+      const marks = async () =>
+        (await owner`select 1 from workflow_store_watches where prefix = ${prefix} and expires_at > now()`).length;
+      const reader = await liveWatch(store, prefix);
+      let writing = true;
+      let written = 0;
+      const busy = (async () => {
+        while (writing) await writer.set(prefix, `k${written++ % 50}`, bytes(String(written)));
+      })();
+      let last = 0;
+      const reading = (async () => {
+        while (writing) last = (await reader.take(1, 5000))[0]?.revision ?? last;
+      })();
+      // While every read finds changes, nobody waits on the prefix: its writers need not notify.
+      await eventually(async () => (await marks()) === 0, "the mark taken back");
+      writing = false;
+      await busy;
+      // A last change, so that the reading loop's pending read ends.
+      const end = await markRevision(writer, prefix, "~end");
+      await reading;
+      if (last < end) await reader.until((event) => event.revision >= end);
+      // Waiting again: marked again, and a write wakes it.
+      const waiting = reader.take(1);
+      await eventually(async () => (await marks()) === 1, "the mark again");
+      const revision = await writer.setIf(prefix, "after", bytes("1"), { revision: 0 });
+      expect(await waiting).toEqual([{ type: "set", key: "after", revision }]);
+      await reader.iterator.return?.();
+    } finally {
+      await writer.close();
+      await store.close();
+    }
+  });
+
   it("watches the longest prefix and key", async () => {
     const database = await fresh("watch_long");
     const store = await createPostgresStore(database.url);
