@@ -1,12 +1,13 @@
 import { type ErrorSite, StoreError } from "./errors.js";
 import { pause } from "./pause.js";
+import { CHANGES_CHANNEL } from "./schema.js";
 import { translateError } from "./translate.js";
 
 /**
  * The channel writes of watched prefixes notify on (migration 0005). A notification carries
  * nothing: it only tells listeners to read what changed, with their own privileges.
  */
-export const CHANNEL = "workflow_store";
+const CHANNEL = CHANGES_CHANNEL;
 
 /**
  * A store's one listening connection on {@link CHANNEL}, shared by all its watches: every

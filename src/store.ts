@@ -138,7 +138,7 @@ export class DrizzleStore implements Store {
    * The one listening connection of the store (and of its transactions' stores), opened by the
    * first watch, and the prefixes they watch, marked in the database through the store itself.
    */
-  #notifications: { current?: Notifications; watched?: WatchedPrefixes };
+  #notifications: { current?: Notifications; watched: WatchedPrefixes };
   /** The driver's client under the database, which watches listen on. */
   #client: unknown;
 
@@ -172,7 +172,9 @@ export class DrizzleStore implements Store {
       options.batch && connections !== undefined
         ? batchedCalls(this.#queries, connections, options.maxValueBytes)
         : undefined;
-    this.#notifications = {};
+    // Created here, so that a store's marks always go through the store itself, never through a
+    // transaction's store (whose marks nobody would see before it commits, and which ends).
+    this.#notifications = { watched: this.#watchedPrefixes() };
     this.#client = (db as { $client?: unknown }).$client;
   }
 
@@ -427,7 +429,6 @@ export class DrizzleStore implements Store {
         const site = { op: "watch", prefix } as const;
         checkOpen(this.#closed, "watch", prefix);
         shared.current ??= notificationsOf(this.#client, site);
-        shared.watched ??= this.#watchedPrefixes();
         const notifications = shared.current;
         const state = await shared.watched.add(prefix);
         try {
