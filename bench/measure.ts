@@ -127,16 +127,19 @@ const FRESH_PROCESS = fileURLToPath(new URL("./fresh-process.ts", import.meta.ur
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /**
- * Runs a probe of `fresh-process.ts` in a process of its own, so that what it measures of memory
- * and start-up owes nothing to what this process did before, and returns the sample it prints.
+ * Runs a TypeScript file of the bench in a Node.js process of its own (`node --import tsx`, from
+ * the repository, where tsx is found), and resolves with the last line it prints, a JSON object.
  */
-export function inFreshProcess(args: readonly string[], env: Record<string, string> = {}): Promise<Sample> {
+export function runScript(
+  script: string,
+  args: readonly string[],
+  options: { nodeFlags?: readonly string[]; env?: Record<string, string> } = {},
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "--expose-gc", FRESH_PROCESS, ...args], {
-      // From the repository, where `--import tsx` finds tsx.
+    const child = spawn(process.execPath, ["--import", "tsx", ...(options.nodeFlags ?? []), script, ...args], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...options.env },
     });
     let stdout = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -145,8 +148,16 @@ export function inFreshProcess(args: readonly string[], env: Record<string, stri
     child.on("error", reject);
     child.on("close", (code) => {
       const last = stdout.trim().split("\n").at(-1) ?? "";
-      if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last) as Sample);
-      else reject(new Error(`bench/fresh-process.ts ${args.join(" ")} exited with ${code}: ${stdout}`));
+      if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last) as Record<string, unknown>);
+      else reject(new Error(`${script} ${args.join(" ")} exited with ${code}: ${stdout}`));
     });
   });
+}
+
+/**
+ * Runs a probe of `fresh-process.ts` in a process of its own, so that what it measures of memory
+ * and start-up owes nothing to what this process did before, and returns the sample it prints.
+ */
+export async function inFreshProcess(args: readonly string[], env: Record<string, string> = {}): Promise<Sample> {
+  return (await runScript(FRESH_PROCESS, args, { nodeFlags: ["--expose-gc"], env })) as unknown as Sample;
 }

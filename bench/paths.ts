@@ -5,9 +5,8 @@ import Keyv from "keyv";
 import pg from "pg";
 import postgres from "postgres";
 import { createEmbeddedStore, createPostgresStore, createStoreWithDb, type Store, StoreError } from "../src/index.js";
-import { setRowsParameters } from "../src/queries.js";
 import { Arrivals } from "./arrivals.js";
-import { type Home, keyvHome, plainHome, storeHome } from "./seed.js";
+import { chunkedHome, type Home, keyvHome, storeHome } from "./seed.js";
 import {
   ALL_ENTRIES,
   ALL_KEYS,
@@ -23,6 +22,7 @@ import {
   PLAIN_TABLE,
   REMOVE,
   REMOVE_PREFIX,
+  rowsOf,
   SET,
   SET_ROWS,
   type Statement,
@@ -173,24 +173,14 @@ function goPatternPath(name: string, store: Store, home: Home): Family["goPatter
  * own (postgres.js opens one for `listen`).
  */
 function rawPostgresPath(sql: postgres.Sql): Path {
-  const home = plainHome(
-    (prefix, chunk) =>
-      sql.unsafe(
-        SET_ROWS.text,
-        SET_ROWS.params(
-          setRowsParameters(
-            chunk.map(() => prefix),
-            chunk.map(([key]) => key),
-            chunk.map(([, value]) => value),
-          ),
-        ) as never[],
-      ),
-    (prefix) => sql.unsafe(REMOVE_PREFIX.text, REMOVE_PREFIX.params({ prefix }) as never[]),
-    () => sql`analyze plain_store`,
-  );
   const query = (text: string, params: unknown[]) => sql.unsafe(text, params as never[], { prepare: true });
   const run = (statement: Statement, values: Record<string, unknown>) =>
     query(statement.text, statement.params(values));
+  const home = chunkedHome(
+    (prefix, chunk) => run(SET_ROWS, rowsOf(prefix, chunk)),
+    (prefix) => run(REMOVE_PREFIX, { prefix }),
+    () => sql`analyze plain_store`,
+  );
   const arrivals = new Arrivals();
   let listening: Promise<postgres.ListenMeta> | undefined;
   return {
@@ -243,23 +233,13 @@ function rawPostgresPath(sql: postgres.Sql): Path {
 
 /** The same SQL as the store on the plain table, straight through PGlite's `query`; `increment` and `setAndSee` as on the server. */
 function rawPglitePath(client: PGlite): Path {
-  const home = plainHome(
-    (prefix, chunk) =>
-      client.query(
-        SET_ROWS.text,
-        SET_ROWS.params(
-          setRowsParameters(
-            chunk.map(() => prefix),
-            chunk.map(([key]) => key),
-            chunk.map(([, value]) => value),
-          ),
-        ),
-      ),
-    (prefix) => client.query(REMOVE_PREFIX.text, REMOVE_PREFIX.params({ prefix })),
-    () => client.exec("analyze plain_store"),
-  );
   const run = (statement: Statement, values: Record<string, unknown>) =>
     client.query(statement.text, statement.params(values));
+  const home = chunkedHome(
+    (prefix, chunk) => run(SET_ROWS, rowsOf(prefix, chunk)),
+    (prefix) => run(REMOVE_PREFIX, { prefix }),
+    () => client.exec("analyze plain_store"),
+  );
   const arrivals = new Arrivals();
   let listening: Promise<() => Promise<void>> | undefined;
   return {

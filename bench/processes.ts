@@ -1,18 +1,16 @@
 /**
  * Workloads against the outside: writers in separate processes, as deployments run them, and bulk
  * removal, each beside `plain_store`, a table of the store's shape (columns, primary key, byte-order
- * index) without triggers, written with the simplest SQL: what a user would write instead.
+ * index) without triggers, written with the simplest SQL: what a user would write instead. The
+ * table is the one the raw path of `openServer` (paths.ts) created in the bench's database.
  */
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { createPostgresStore, type Store } from "../src/index.js";
-import type { Contender, Sample, Workload } from "./measure.js";
+import { type Contender, runScript, type Sample, type Workload } from "./measure.js";
 import type { Sizes } from "./sizes.js";
-import { PLAIN_TABLE } from "./sql.js";
 
 const WRITER = fileURLToPath(new URL("./process-writer.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Writer processes at once. */
 export const PROCESSES = 4;
 /** Callers of each writer process. */
@@ -24,24 +22,7 @@ const START_MS = 1500;
 /** Rows a bulk removal statement of the plain floor deletes at once, as the store's purge does. */
 const BATCH = 1000;
 
-function run(args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", WRITER, ...args], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let stdout = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const last = stdout.trim().split("\n").at(-1) ?? "";
-      if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last) as Record<string, unknown>);
-      else reject(new Error(`bench/process-writer.ts ${args[0]} exited with ${code}: ${stdout}`));
-    });
-  });
-}
+const run = (args: string[]) => runScript(WRITER, args);
 
 /**
  * Four writer processes of `role` (and a watcher process of the hot prefix, if `watched`) for
@@ -135,7 +116,6 @@ export function bulkRemovalWorkloads(url: string, sizes: Sizes): { workloads: Wo
   const plain = (name: string, remove: () => Promise<unknown>): Contender => ({
     name,
     setup: async (run) => {
-      await sql.unsafe(PLAIN_TABLE);
       prefixes = await seedOld(sql, "plain_store", rows, `p${run}`);
     },
     run: remove,

@@ -10,7 +10,6 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import postgres from "postgres";
 import { coordinationWorkloads } from "./coordination.js";
 import { type BenchDatabase, createBenchDatabase } from "./database.js";
 import { measure, type Result, type Workload } from "./measure.js";
@@ -18,7 +17,6 @@ import { type Family, openEmbedded, openServer } from "./paths.js";
 import { bulkRemovalWorkloads, processWriteWorkloads } from "./processes.js";
 import { markdown, tables } from "./report.js";
 import { FULL, TINY } from "./sizes.js";
-import { PLAIN_TABLE } from "./sql.js";
 import { familyWorkloads, MEMORY_PREFIX, processWorkloads } from "./workloads.js";
 
 const { values: args } = parseArgs({
@@ -73,11 +71,6 @@ try {
   for (const path of server?.paths.slice(0, 2) ?? [])
     await path.home.seed(MEMORY_PREFIX, sizes.memoryRows, sizes.smallValue);
   for (const family of families.splice(0)) await family.close();
-  if (database !== undefined) {
-    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
-    await sql.unsafe(PLAIN_TABLE);
-    await sql.end();
-  }
   for (const workload of inProcesses) await run(workload);
 } finally {
   await bulk?.close();

@@ -27,38 +27,10 @@ function chunkRows(size: number): number {
 }
 
 /**
- * A home seeded through a store's own `setMany`, in chunks, then `analyze`d (PGlite has no
- * autovacuum to take the statistics, and the server's may not have got to it yet).
+ * A home seeded by `write`, in chunks of at most 4 MiB, then `analyze`d (PGlite has no autovacuum
+ * to take the statistics, and the server's may not have got to it yet).
  */
-export function storeHome(store: Store, analyze: () => Promise<unknown>): Home {
-  const seeded = new Set<string>();
-  return {
-    async seed(prefix, count, size) {
-      if (seeded.has(prefix)) return;
-      const step = chunkRows(size);
-      for (let first = 0; first < count; first += step) {
-        const chunk = Array.from({ length: Math.min(step, count - first) }, (_, i): [string, Buffer] => [
-          key(first + i),
-          randomBytes(size),
-        ]);
-        await store.setMany(prefix, chunk);
-      }
-      await analyze();
-      seeded.add(prefix);
-    },
-    async clear(prefix) {
-      await store.removePrefix(prefix);
-      seeded.delete(prefix);
-    },
-  };
-}
-
-/** Keyv's own table, `prefix/key` as keys; only `get` reads it back. */
-/**
- * The plain table of the raw paths, seeded with the store's own multi-row upsert on it, in chunks
- * of at most 4 MiB; `analyze` runs after each seeding.
- */
-export function plainHome(
+export function chunkedHome(
   write: (prefix: string, chunk: [string, Buffer][]) => Promise<unknown>,
   clear: (prefix: string) => Promise<unknown>,
   analyze: () => Promise<unknown>,
@@ -69,13 +41,11 @@ export function plainHome(
       if (seeded.has(prefix)) return;
       const step = chunkRows(size);
       for (let first = 0; first < count; first += step) {
-        await write(
-          prefix,
-          Array.from({ length: Math.min(step, count - first) }, (_, i): [string, Buffer] => [
-            key(first + i),
-            randomBytes(size),
-          ]),
-        );
+        const chunk = Array.from({ length: Math.min(step, count - first) }, (_, i): [string, Buffer] => [
+          key(first + i),
+          randomBytes(size),
+        ]);
+        await write(prefix, chunk);
       }
       await analyze();
       seeded.add(prefix);
@@ -87,6 +57,16 @@ export function plainHome(
   };
 }
 
+/** A home seeded through a store's own `setMany`. */
+export function storeHome(store: Store, analyze: () => Promise<unknown>): Home {
+  return chunkedHome(
+    (prefix, chunk) => store.setMany(prefix, chunk),
+    (prefix) => store.removePrefix(prefix),
+    analyze,
+  );
+}
+
+/** Keyv's own table, `prefix/key` as keys; only `get` reads it back. */
 export function keyvHome(keyv: Keyv): Home {
   const seeded = new Set<string>();
   return {

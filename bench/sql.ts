@@ -7,7 +7,7 @@
  */
 import { fillPlaceholders } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
-import { type PreparedQueries, prepareQueries } from "../src/queries.js";
+import { type PreparedQueries, prepareQueries, setRowsParameters } from "../src/queries.js";
 import { DEFAULT_SCHEMA } from "../src/schema.js";
 
 /** The largest value the store reads, its default maxValueBytes. */
@@ -49,8 +49,19 @@ export const REMOVE = statement("remove");
 export const GET_MANY = statement("getMany");
 export const KEYS_FIRST = statement("keysFirst");
 export const KEYS_AFTER = statement("keysAfter");
-export const SET_ROWS = statement("setRows");
 export const REMOVE_PREFIX = statement("removePrefix");
+
+/** The store's multi-row upsert, for seeding; its values from {@link rowsOf}. */
+export const SET_ROWS = statement("setRows");
+
+/** The values of {@link SET_ROWS} for rows of one prefix. */
+export function rowsOf(prefix: string, rows: readonly [string, Buffer][]): Record<string, unknown> {
+  return setRowsParameters(
+    rows.map(() => prefix),
+    rows.map(([key]) => key),
+    rows.map(([, value]) => value),
+  );
+}
 
 /** $1 prefix: the floor of a `keys` walk, every key in one query. */
 export const ALL_KEYS = `select "key" from "plain_store" where "prefix" = $1 order by "key" collate "C"`;
