@@ -15,6 +15,7 @@ import {
 import { expectStoreError, freshPrefix } from "../src/testing/helpers.js";
 import { liveWatch, markRevision, watchReader } from "../src/testing/watch-cases.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { createRole } from "./support/roles.js";
 
 const bytes = (text: string) => Buffer.from(text);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,6 +94,11 @@ const variants: Variant[] = [
 ];
 
 /** The backends of the database listening on the store's channel, as the server reports them. */
+/** How many stores have marked `prefix` as watched, unexpired (workflow_store_watches). */
+async function marks(owner: postgres.Sql, prefix: string): Promise<number> {
+  return (await owner`select 1 from workflow_store_watches where prefix = ${prefix} and expires_at > now()`).length;
+}
+
 function listeners(client: postgres.Sql) {
   return async () =>
     (
@@ -326,12 +332,8 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
     const database = await fresh("watch_retention");
     const { client: owner } = database.connect();
     const store = await createPostgresStore(database.url);
-    const role = `deleter_${Math.random().toString(36).slice(2, 8)}`;
-    await owner.unsafe(`create role ${role} login; grant select, delete on workflow_store to ${role}`);
-    const url = new URL(database.url);
-    url.username = role;
-    url.password = "";
-    const deleter = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    const role = await createRole(database.url, (name) => [`grant select, delete on workflow_store to "${name}"`]);
+    const deleter = postgres(role.url, { max: 1, onnotice: () => {} });
     try {
       const prefix = freshPrefix();
       const from = await markRevision(store, prefix, "first");
@@ -353,7 +355,8 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
     } finally {
       await deleter.end();
       await store.close();
-      await owner.unsafe(`drop owned by ${role}; drop role ${role}`).catch(() => {});
+      await owner.unsafe(`drop owned by "${role.name}"`);
+      await role.drop();
     }
   });
 
@@ -362,12 +365,8 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
     const { client: owner } = database.connect();
     const store = await createPostgresStore(database.url);
     // Any role may LISTEN: this one may not even read the table.
-    const role = `listener_${Math.random().toString(36).slice(2, 8)}`;
-    await owner.unsafe(`create role ${role} login`);
-    const url = new URL(database.url);
-    url.username = role;
-    url.password = "";
-    const outsider = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    const role = await createRole(database.url);
+    const outsider = postgres(role.url, { max: 1, onnotice: () => {} });
     const heard: string[] = [];
     try {
       await outsider.listen("workflow_store", (payload) => heard.push(payload));
@@ -381,10 +380,7 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
       expect(heard).toEqual([]);
       // A watch that waits for a change has its prefix marked (one that reads anyway takes its mark back).
       const taking = reader.take(1);
-      const marked = async () =>
-        (await owner`select 1 from workflow_store_watches where prefix = ${watched} and expires_at > now()`).length ===
-        1;
-      await eventually(marked, "the mark");
+      await eventually(async () => (await marks(owner, watched)) === 1, "the mark");
       const revision = await store.setIf(watched, "alice@example.com", bytes("1"), { revision: 0 });
       expect(await taking).toEqual([{ type: "set", key: "alice@example.com", revision }]);
       await eventually(async () => heard.length > 0, "the notification");
@@ -393,7 +389,7 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
     } finally {
       await outsider.end();
       await store.close();
-      await owner.unsafe(`drop owned by ${role}; drop role ${role}`).catch(() => {});
+      await role.drop();
     }
   });
 
@@ -404,8 +400,6 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
     const writer = await createPostgresStore(database.url);
     try {
       const prefix = freshPrefix();
-      const marks = async () =>
-        (await owner`select 1 from workflow_store_watches where prefix = ${prefix} and expires_at > now()`).length;
       const reader = await liveWatch(store, prefix);
       let writing = true;
       let written = 0;
@@ -417,7 +411,7 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
         while (writing) last = (await reader.take(1, 5000))[0]?.revision ?? last;
       })();
       // While every read finds changes, nobody waits on the prefix: its writers need not notify.
-      await eventually(async () => (await marks()) === 0, "the mark taken back");
+      await eventually(async () => (await marks(owner, prefix)) === 0, "the mark taken back");
       writing = false;
       await busy;
       // A last change, so that the reading loop's pending read ends.
@@ -426,7 +420,7 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
       if (last < end) await reader.until((event) => event.revision >= end);
       // Waiting again: marked again, and a write wakes it.
       const waiting = reader.take(1);
-      await eventually(async () => (await marks()) === 1, "the mark again");
+      await eventually(async () => (await marks(owner, prefix)) === 1, "the mark again");
       const revision = await writer.setIf(prefix, "after", bytes("1"), { revision: 0 });
       expect(await waiting).toEqual([{ type: "set", key: "after", revision }]);
       await reader.iterator.return?.();

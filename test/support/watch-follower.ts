@@ -9,16 +9,13 @@
  */
 import { createPostgresStore, type WatchEvent } from "../../src/index.js";
 import { applyEvents } from "../../src/testing/apply-events.js";
+import { Random } from "../../src/testing/random.js";
 
 const [url, prefix, doneKey, seed] = process.argv.slice(2);
 if (url === undefined || prefix === undefined || doneKey === undefined || seed === undefined) {
   throw new Error("usage: watch-follower.ts <url> <prefix> <doneKey> <seed>");
 }
-let state = Number(seed) * 104729 + 3;
-const random = (n: number) => {
-  state = (state * 1103515245 + 12345) % 2 ** 31;
-  return state % n;
-};
+const random = new Random(Number(seed));
 
 const store = await createPostgresStore(url);
 const view = new Map<string, number>();
@@ -28,7 +25,7 @@ let resumes = 0;
 let events = 0;
 try {
   for (let done = false; !done; resumes++) {
-    const stop = AbortSignal.timeout(50 + random(550));
+    const stop = AbortSignal.timeout(50 + random.int(0, 549));
     for await (const event of store.watch(prefix, { fromRevision: last, signal: stop })) {
       if (event.revision <= last) outOfOrder.push(`${event.revision} after ${last}`);
       last = event.revision;

@@ -9,18 +9,14 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPostgresStore } from "../../src/index.js";
+import { Random } from "../../src/testing/random.js";
 
 const [url, prefix, ms, seed] = process.argv.slice(2);
 if (url === undefined || prefix === undefined || ms === undefined || seed === undefined) {
   throw new Error("usage: watch-writer.ts <url> <prefix> <ms> <seed>");
 }
-let state = Number(seed) * 7919 + 1;
-/** A repeatable random integer below `n`. */
-const random = (n: number) => {
-  state = (state * 1103515245 + 12345) % 2 ** 31;
-  return state % n;
-};
-const key = () => `k${String(random(400)).padStart(3, "0")}`;
+const random = new Random(Number(seed));
+const key = () => `k${String(random.int(0, 399)).padStart(3, "0")}`;
 const ROLLBACK = new Error("rolled back");
 
 const store = await createPostgresStore(url);
@@ -32,24 +28,22 @@ try {
     Array.from({ length: 4 }, async (_, caller) => {
       let long = caller === 0;
       while (Date.now() < until) {
-        const writes = 1 + random(6);
-        const rollback = random(5) === 0;
+        const writes = 1 + random.int(0, 5);
+        const rollback = random.int(0, 4) === 0;
         try {
           await store.transaction(async (tx) => {
             for (let i = 0; i < writes; i++) {
-              const op = random(10);
+              const op = random.int(0, 9);
               if (op < 5) await tx.set(prefix, key(), Buffer.from(`${seed}.${caller}.${i}`));
               else if (op < 7) await tx.remove(prefix, key());
               else if (op < 9)
-                await tx.setMany(
-                  prefix,
-                  [
-                    [key(), Buffer.from("many")],
-                    [`${key()}x`, Buffer.from("many")],
-                  ].filter(([k], j, all) => all.findIndex(([other]) => other === k) === j) as [string, Buffer][],
-                );
+                // Two keys that cannot be the same: setMany refuses a key given twice.
+                await tx.setMany(prefix, [
+                  [key(), Buffer.from("many")],
+                  [`${key()}x`, Buffer.from("many")],
+                ]);
               else await tx.removeMany(prefix, [key(), key(), `${key()}x`]);
-              await sleep(random(15));
+              await sleep(random.int(0, 14));
             }
             if (long) {
               long = false;
