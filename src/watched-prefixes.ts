@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { pause } from "./pause.js";
 
 /** How long a mark of migration 0005's workflow_store_watches lasts unless renewed, in seconds. */
-export const WATCH_MARK_SECONDS = 30;
+const WATCH_MARK_SECONDS = 30;
 
 /** How often a store renews its marks, and reads its watched prefixes again whatever it was told. */
-export const RENEW_MS = 10_000;
+const RENEW_MS = 10_000;
 
 /** How long a prefix's watches read it without waiting before its store takes its mark back. */
 const BUSY_MS = 100;
