@@ -21,8 +21,8 @@
 --   change.
 -- The row trigger runs for every write of every client, so its function has no SET clause (one
 -- makes every call save and restore the session's settings): it names everything with its
--- schema instead, so that a caller's search_path cannot change what it calls. The schema is the table's, written into the
--- functions when they are created.
+-- schema instead, so that a caller's search_path cannot change what it calls. The schema is the
+-- table's, written into the functions when they are created.
 CREATE SEQUENCE IF NOT EXISTS "workflow_store_watched_until" INCREMENT BY 1 MINVALUE 0 MAXVALUE 9223372036854775807 START WITH 0 CACHE 1;--> statement-breakpoint
 CREATE TABLE IF NOT EXISTS "workflow_store_watches" (
 	"prefix" varchar(255) NOT NULL,
