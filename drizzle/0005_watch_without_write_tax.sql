@@ -51,16 +51,22 @@ BEGIN
   -- wake-up for the prefix's watchers if it has any. The lock comes before the revision, so that a
   -- watch that reads the sequence and then the lock's holders finds every writer whose revision
   -- it read. The hint sequence spares the lookup while nothing in the schema is watched.
+  -- PL/pgSQL evaluates an expression without a subquery directly, and one with a subquery (or any
+  -- PERFORM) through the executor, at several times the cost: so the lock is an assignment, and
+  -- the lookup is an IF of its own inside the hint's.
   EXECUTE pg_catalog.format($f$
     CREATE OR REPLACE FUNCTION %1$s.workflow_store_revise() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $body$
+    DECLARE
+      registered text;
     BEGIN
-      PERFORM pg_catalog.pg_advisory_xact_lock_shared(2078994484, pg_catalog.hashtext(NEW.prefix));
+      registered := pg_catalog.pg_advisory_xact_lock_shared(2078994484, pg_catalog.hashtext(NEW.prefix));
       NEW.revision := pg_catalog.nextval(%2$s::pg_catalog.regclass);
       IF pg_catalog.pg_sequence_last_value(%3$s::pg_catalog.regclass)::pg_catalog.float8
-           OPERATOR(pg_catalog.>) pg_catalog.date_part('epoch', pg_catalog.now())
-         AND EXISTS (SELECT FROM %1$s.workflow_store_watches w
-                     WHERE w.prefix OPERATOR(pg_catalog.=) NEW.prefix AND w.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
-        PERFORM pg_catalog.pg_notify('workflow_store', '');
+           OPERATOR(pg_catalog.>) pg_catalog.date_part('epoch', pg_catalog.now()) THEN
+        IF EXISTS (SELECT FROM %1$s.workflow_store_watches w
+                   WHERE w.prefix OPERATOR(pg_catalog.=) NEW.prefix AND w.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) THEN
+          PERFORM pg_catalog.pg_notify('workflow_store', '');
+        END IF;
       END IF;
       RETURN NEW;
     END
@@ -87,9 +93,10 @@ BEGIN
         INSERT INTO %1$s.workflow_store_changes (revision, prefix, key, last_key)
         VALUES (nextval(%2$s::regclass), removal.prefix, removal.first_key,
                 CASE WHEN removal.keys > 1 THEN removal.last_key END);
-        IF pg_sequence_last_value(%3$s::regclass)::float8 > date_part('epoch', now())
-           AND EXISTS (SELECT FROM %1$s.workflow_store_watches w WHERE w.prefix = removal.prefix AND w.expires_at > now()) THEN
-          PERFORM pg_notify('workflow_store', '');
+        IF pg_sequence_last_value(%3$s::regclass)::float8 > date_part('epoch', now()) THEN
+          IF EXISTS (SELECT FROM %1$s.workflow_store_watches w WHERE w.prefix = removal.prefix AND w.expires_at > now()) THEN
+            PERFORM pg_notify('workflow_store', '');
+          END IF;
         END IF;
       END LOOP;
       -- Only when a remove is due, and only the one transaction that gets the compaction row: the
