@@ -1,11 +1,12 @@
 import { arrayParameter, type PreparedQueries, setRowsParameters } from "./queries.js";
 
 /**
- * Statements worth running at once: more only queue in the server. At 32 callers on a pool of 10,
- * letting 4 run and batching the rest served gets 1.7 times and sets 2.8 times as fast as raw
- * postgres.js sending one query per call; letting all 10 run, 1.0 and 2.1 times.
+ * Statements a store runs at once before calls of a batched kind wait to go together: more only
+ * queue in the server. Where several processes write to one server, each running fewer and
+ * batching more leaves the server less to do per row; two keep a lone process of 32 callers as fast
+ * as four did, and make writer processes side by side faster (`npm run bench`).
  */
-const RUNNING_AT_ONCE = 4;
+const RUNNING_AT_ONCE = 2;
 /**
  * A statement that has run longer than this (waiting for a row lock, say, or reading a large page)
  * no longer holds calls back: they go on other connections.
@@ -48,7 +49,7 @@ class Queue<In, Out> {
 }
 
 /**
- * Counts the statements a store is running. While 4 (or the pool's size, if smaller) have been
+ * Counts the statements a store is running. While 2 (or the pool's size, if smaller) have been
  * running for less than 20 ms each, calls of a batched kind wait in a queue; when one of those
  * finishes or stalls, the queue that has waited longest goes as one statement (a read of many
  * rows, or one multi-row upsert committed once), and each call then settles with its own result,

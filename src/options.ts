@@ -44,7 +44,7 @@ export interface StoreOptions {
    */
   prepare?: boolean;
   /**
-   * While 4 of the store's statements (or its pool's size, if smaller) are running, let `get` and
+   * While 2 of the store's statements (or its pool's size, if smaller) are running, let `get` and
    * `set` calls wait and send them together when one finishes: the gets as one read, the sets as
    * one multi-row upsert (one commit for all). Each call still settles on its own; a key set twice
    * keeps the later call's value; below that, nothing waits. Applies to stores that opened their
