@@ -13,7 +13,7 @@
  * The watcher (`watch`) watches the hot prefix from `startAt` to its end, and meanwhile sets a
  * probe key of its own every 20 ms, timing each until its watch delivers it: prints `{ events,
  * p50, p99 }` (ms). Every change is delivered unless the view it builds differs from the table,
- * which it checks at the end (`{ matches }`).
+ * which it checks once the writers have settled (`{ matches }`).
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,6 +23,8 @@ import { applyEvents } from "../src/testing/apply-events.js";
 import { CALLERS, HOT_PREFIX } from "./processes.js";
 
 const PROBE = "~probe";
+/** How long after the end the writers' last calls have surely settled, in milliseconds. */
+const WRITERS_SETTLE_MS = 2000;
 
 const [role, url, prefixes, startAt, ms] = process.argv.slice(2);
 if (url === undefined || startAt === undefined || ms === undefined) {
@@ -101,7 +103,10 @@ if (role === "plain" || role === "raw") {
     if (waiting !== undefined) latencies.push(5000);
     await sleep(20);
   }
-  // Every change up to now, then the view against the table.
+  // Once the writers' last calls (begun before the end) have settled: every change up to now, then
+  // the view against the table. A write that committed after the last probe was delivered would be
+  // in the table and not in the view.
+  await sleep(Math.max(0, end + WRITERS_SETTLE_MS - Date.now()));
   const last = `${PROBE}-last`;
   waiting = { key: last, since: performance.now() };
   await store.set(HOT_PREFIX, last, value);

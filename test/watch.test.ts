@@ -304,6 +304,28 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
     }
   });
 
+  it("resumes and follows a prefix on a table whose replay index was dropped, as docs/design.md allows", async () => {
+    const database = await fresh("watch_no_replay_index");
+    const { client: operator } = database.connect();
+    const first = await createPostgresStore(database.url);
+    await first.close();
+    await operator`drop index workflow_store_prefix_revision`;
+    const store = await createPostgresStore(database.url);
+    try {
+      const prefix = freshPrefix();
+      const from = await markRevision(store, prefix, "a");
+      await store.set(prefix, "b", bytes("1"));
+      await store.remove(prefix, "a");
+      const reader = watchReader(store.watch(prefix, { fromRevision: from }));
+      expect((await reader.take(2)).map(({ type, key }) => `${type} ${key}`)).toEqual(["set b", "remove a"]);
+      const revision = await store.setIf(prefix, "c", bytes("2"), { revision: 0 });
+      expect(await reader.take(1)).toEqual([{ type: "set", key: "c", revision }]);
+      await reader.iterator.return?.();
+    } finally {
+      await store.close();
+    }
+  });
+
   it("rejects a resume from before what the change log dropped with COMPACTED, after the owner shortened its retention", async () => {
     const database = await fresh("watch_compacted");
     const { client: operator } = database.connect();
