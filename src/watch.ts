@@ -1,5 +1,6 @@
 import { StoreError } from "./errors.js";
 import { checkWatchOptions } from "./input.js";
+import { pause } from "./pause.js";
 import type { WatchEvent } from "./types.js";
 
 /**
@@ -49,6 +50,14 @@ const POLL_MS = 5;
 /** Changes a replay reads from storage per query. */
 const REPLAY_PAGE = 1000;
 
+/**
+ * Times a watch reads storage again after a read failed with `CONNECTION`, pausing 100 ms before
+ * the first and twice as long before each next (1.5 s in all): a pool opens another connection for
+ * the next read, so a killed connection or a server that restarts quickly ends no watch.
+ */
+const LOST_READ_RETRIES = 4;
+const LOST_READ_PAUSE_MS = 100;
+
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /** What {@link Watch.until} gives when the watch ended before the awaited promise settled. */
@@ -71,7 +80,8 @@ const ENDED = Symbol("ended");
  *   resolves done and the subscription is dropped.
  * - Its store closing ends it with `CLOSED`: `next()` rejects with it once the changes read before
  *   are delivered. A watch started on a closed store rejects the same way.
- * - Errors of storage reads (a lost connection, say) reject `next()` and end the watch.
+ * - A storage read that fails with `CONNECTION` is tried again, 4 times over 1.5 s; an error that
+ *   stands (the server still unreachable, a privilege revoked) rejects `next()` and ends the watch.
  * - After it ended, by an error or otherwise, `next()` resolves done.
  */
 export function watchChanges(
@@ -143,7 +153,7 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
         const event = this.#read.shift();
         if (event !== undefined) return { done: false, value: event };
         if (this.#stale) {
-          await this.#readStorage();
+          await this.#readStorageAgainIfLost();
           continue;
         }
         await new Promise<void>((resolve) => {
@@ -180,6 +190,23 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
     // Every change up to the settled revision committed before the watch began (or never will).
     const settled = await this.#until(this.#source.settled(prefix, this.#stopped.signal));
     if (settled !== ENDED) this.#position = settled;
+  }
+
+  /**
+   * {@link #readStorage}, again after a pause when it failed with `CONNECTION`, up to
+   * {@link LOST_READ_RETRIES} times. A failed read moved nothing: the position is where it was.
+   */
+  async #readStorageAgainIfLost(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#readStorage();
+        return;
+      } catch (error) {
+        if (attempt > LOST_READ_RETRIES || !(error instanceof StoreError) || error.code !== "CONNECTION") throw error;
+        this.#stale = true;
+        if ((await this.#until(pause(LOST_READ_PAUSE_MS * 2 ** (attempt - 1)))) === ENDED) return;
+      }
+    }
   }
 
   /**
@@ -236,8 +263,9 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
         this.#wakeUp();
       }, POLL_MS);
     } else if (!this.#waits) {
+      // Waiting only once marked: a mark that failed is made again by the read tried again.
+      if ((await this.#until(subscription.waiting())) === ENDED) return;
       this.#waits = true;
-      await this.#until(subscription.waiting());
       this.#stale = true;
     }
   }

@@ -81,6 +81,8 @@ const variants: Variant[] = [
     name: "node-postgres pool (createStoreWithDb)",
     open: async (url) => {
       const pool = new pg.Pool({ connectionString: url, max: 4 });
+      // As an app's pool must: an idle client the server ends is an error event of the pool.
+      pool.on("error", () => {});
       return { store: await createStoreWithDb(drizzlePg({ client: pool })), end: () => pool.end() };
     },
   },
@@ -186,6 +188,40 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
         } finally {
           await admin.unsafe(`alter database "${name}" allow_connections true`);
           await admin.end();
+          await store.close();
+          await end();
+        }
+      });
+
+      it("keeps a watch of a busy prefix going when every connection of its store is killed, missing nothing", async () => {
+        const database = await fresh("watch_killed");
+        const { client: killer } = database.connect();
+        const { client: writer } = database.connect();
+        const [{ pid: writerPid } = { pid: 0 }] = await writer<{ pid: number }[]>`select pg_backend_pid() as pid`;
+        const { store, end } = await variant.open(database.url);
+        try {
+          const prefix = freshPrefix();
+          const reader = await liveWatch(store, prefix);
+          const keys = Array.from({ length: 200 }, (_, i) => `k${String(i).padStart(3, "0")}`);
+          // Read as they come, and written every 2 ms, so that the watch reads the prefix without
+          // waiting, and is reading when the kills come.
+          const reading = reader.take(keys.length);
+          const writing = (async () => {
+            for (const key of keys) {
+              await writer`insert into workflow_store (prefix, key, value) values (${prefix}, ${key}, '\x01')`;
+              await pause(2);
+            }
+          })();
+          for (let kill = 0; kill < 20; kill++) {
+            await pause(15);
+            await killer`select pg_terminate_backend(pid) from pg_stat_activity
+              where datname = current_database() and pid <> pg_backend_pid() and pid <> ${writerPid}`;
+          }
+          await writing;
+          const events = await reading;
+          expect(events.map(({ type, key }) => `${type} ${key}`)).toEqual(keys.map((key) => `set ${key}`));
+          await reader.iterator.return?.();
+        } finally {
           await store.close();
           await end();
         }
