@@ -46,22 +46,26 @@ async function writers(url: string, role: string, prefixes: string, ms: number, 
   };
 }
 
-/** The index that serves a watch's replay, as migration 0005 creates it. */
-const REPLAY_INDEX = `create index if not exists workflow_store_prefix_revision on workflow_store ((prefix collate "C"), revision)`;
-
 /**
- * Writers with the replay index dropped for the run, then built again: what the index costs. An
- * update that changes no indexed column stays on its page without touching an index (a HOT update,
- * as on the plain table); the revision changes on every write, so with the index every update
- * writes an entry in each of the table's three indexes.
+ * Writers with the replay index (`workflow_store_prefix_revision`, of migration 0005) dropped for
+ * the run, then built again from its own definition: what the index costs. An update that changes
+ * no indexed column stays on its page without touching an index (a HOT update, as on the plain
+ * table); the revision changes on every write, so with the index every update writes an entry in
+ * each of the table's three indexes.
  */
 async function withoutReplayIndex(url: string, probe: () => Promise<Sample>): Promise<Sample> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
+    const [index] = await sql<{ definition: string }[]>`
+      select indexdef as definition from pg_indexes where indexname = 'workflow_store_prefix_revision'`;
+    if (index === undefined) throw new Error("workflow_store_prefix_revision is missing");
     await sql.unsafe("drop index workflow_store_prefix_revision");
-    return await probe();
+    try {
+      return await probe();
+    } finally {
+      await sql.unsafe(index.definition);
+    }
   } finally {
-    await sql.unsafe(REPLAY_INDEX);
     await sql.end();
   }
 }
