@@ -14,7 +14,7 @@ import {
 } from "../src/index.js";
 import { type OwnServer, ownServerUnavailable, startOwnServer } from "./support/own-server.js";
 import { freePort } from "./support/ports.js";
-import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
+import { databaseUrl, faultTolerantClient, freshDatabase, skipReason } from "./support/postgres.js";
 
 /** Small, so that a call that waits for a connection fails soon. */
 const CONNECT_TIMEOUT_SECONDS = 3;
@@ -228,10 +228,8 @@ describe.skipIf(databaseUrl === null)(`lost connections, timeouts and close on P
 
   it("does the same on an app's own postgres.js client with max_pipeline: 1 and a short backoff", async () => {
     const applicationName = uniqueName("kill-own");
-    // What the README's "Faults" tells an app to set. (postgres.js reads max_pipeline; its types leave it out.)
-    const faultTolerant = { max_pipeline: 1, backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1) };
     const client = postgres(url, {
-      ...faultTolerant,
+      ...faultTolerantClient,
       max: 10,
       connect_timeout: CONNECT_TIMEOUT_SECONDS,
       connection: { application_name: applicationName },

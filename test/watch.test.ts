@@ -14,7 +14,7 @@ import {
 } from "../src/index.js";
 import { expectStoreError, freshPrefix } from "../src/testing/helpers.js";
 import { liveWatch, markRevision, watchReader } from "../src/testing/watch-cases.js";
-import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, faultTolerantClient, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 import { createRole } from "./support/roles.js";
 
 const bytes = (text: string) => Buffer.from(text);
@@ -90,12 +90,8 @@ const variants: Variant[] = [
     name: "postgres.js (createStoreWithDb)",
     open: async (url) => {
       // Set up as docs/design.md tells an app's own client to be, so that its connections can be
-      // killed: no call left pending for good (max_pipeline, which postgres.js 3 reads though its
-      // types leave it out; no transaction, which postgres.js 3 could then send unreserved), no
-      // rejection nobody handles from reading array types on a new connection, and an end that
-      // does not wait for good once a connection was lost (porsager/postgres#1097).
-      const faultTolerant = { max_pipeline: 1, backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1) };
-      const client = postgres(url, { max: 4, onnotice: () => {}, fetch_types: false, ...faultTolerant });
+      // killed, with an end that does not wait for good once one was lost (porsager/postgres#1097).
+      const client = postgres(url, { max: 4, onnotice: () => {}, ...faultTolerantClient });
       return {
         store: await createStoreWithDb(drizzlePostgresJs({ client })),
         end: () => Promise.race([client.end({ timeout: 1 }), pause(2000)]),

@@ -7,6 +7,19 @@ import { createTestDatabase } from "./global-setup.js";
 export const databaseUrl = inject("databaseUrl");
 export const skipReason = databaseUrl === null ? ` (skipped: ${inject("postgresSkipReason")})` : "";
 
+/**
+ * What docs/design.md ("Limits for an app's own postgres.js clients") tells an app's own postgres.js
+ * client to set so that killed connections leave no call pending for good: no pipelining
+ * (`max_pipeline`, which postgres.js 3 reads though its types leave it out), a short reconnect
+ * backoff, and no array-type read on each new connection, which on postgres.js 3 rejects where
+ * nothing handles it when the connection is killed meanwhile. Such a client runs no transaction.
+ */
+export const faultTolerantClient = {
+  max_pipeline: 1,
+  backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
+  fetch_types: false,
+};
+
 /** A fresh database of its own for one test, with a postgres.js Drizzle handle; `drop` ends both. */
 export async function freshDatabase(label: string) {
   if (databaseUrl === null) throw new Error("no PostgreSQL");
