@@ -49,6 +49,13 @@ const CONNECTION_ERROR_CODES = new Set([
   POSTGRES_JS_PROTOCOL_ERROR,
 ]);
 
+/**
+ * node-postgres's errors for a connection that ended under a query (pg/lib/client.js), the one
+ * case classified by message: they carry no code. A query sent just after the server closed the
+ * connection, before node-postgres noticed, fails so instead of with the server's SQLSTATE.
+ */
+const NODE_POSTGRES_CONNECTION_ENDED = new Set(["Connection terminated unexpectedly", "Connection terminated"]);
+
 interface CodedError {
   message: string;
   code?: unknown;
@@ -79,7 +86,8 @@ function isConnectionFailure(code: string): boolean {
 
 /**
  * The one place where a driver's error becomes a {@link StoreError}. Classification goes by
- * SQLSTATE or socket error code, never by message text. The message carries the driver's message
+ * SQLSTATE or socket error code, never by message text (but for node-postgres's codeless lost
+ * connection, {@link NODE_POSTGRES_CONNECTION_ENDED}). The message carries the driver's message
  * but not Drizzle's, which would repeat the bound parameters (the stored bytes among them).
  * Exported for queries of an app's own on the table, so their errors read like the store's.
  *
@@ -96,7 +104,8 @@ export function translateError(error: unknown, site: ErrorSite): StoreError {
   const code = typeof cause?.code === "string" ? cause.code : undefined;
   let detail = cause === undefined ? String(error) : `${cause.message}${code === undefined ? "" : ` [${code}]`}`;
   let failure: StoreErrorCode = "QUERY";
-  if (site.op === "connect" || (code !== undefined && isConnectionFailure(code))) {
+  const connectionEnded = code === undefined && cause !== undefined && NODE_POSTGRES_CONNECTION_ENDED.has(cause.message);
+  if (site.op === "connect" || connectionEnded || (code !== undefined && isConnectionFailure(code))) {
     failure = "CONNECTION";
   } else if (code === QUERY_CANCELED || code === LOCK_NOT_AVAILABLE) {
     failure = "TIMEOUT";
