@@ -104,7 +104,8 @@ export function translateError(error: unknown, site: ErrorSite): StoreError {
   const code = typeof cause?.code === "string" ? cause.code : undefined;
   let detail = cause === undefined ? String(error) : `${cause.message}${code === undefined ? "" : ` [${code}]`}`;
   let failure: StoreErrorCode = "QUERY";
-  const connectionEnded = code === undefined && cause !== undefined && NODE_POSTGRES_CONNECTION_ENDED.has(cause.message);
+  const connectionEnded =
+    code === undefined && cause !== undefined && NODE_POSTGRES_CONNECTION_ENDED.has(cause.message);
   if (site.op === "connect" || connectionEnded || (code !== undefined && isConnectionFailure(code))) {
     failure = "CONNECTION";
   } else if (code === QUERY_CANCELED || code === LOCK_NOT_AVAILABLE) {
