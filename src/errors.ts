@@ -51,6 +51,7 @@ export type StoreOperation =
   | "getWithRevision"
   | "setIf"
   | "removeIf"
+  | "update"
   | "watch"
   | "acquireLease"
   | "renewLease"

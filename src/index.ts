@@ -51,6 +51,7 @@ export type {
   RevisionedValue,
   Store,
   StoreEntry,
+  Updater,
   WatchEvent,
   WatchOptions,
 } from "./types.js";

@@ -72,6 +72,20 @@ export function checkValue(site: ErrorSite, value: unknown, maxValueBytes: numbe
   return asBuffer(value);
 }
 
+/** Checks the callback of `update`; throws `INVALID_ARGUMENT`. */
+export function checkUpdater(prefix: string, key: string, fn: unknown): void {
+  if (typeof fn !== "function") throw invalid({ op: "update", prefix, key }, "fn must be a function");
+}
+
+/** Checks what `update`'s callback returned: a value as {@link checkValue} takes it, or `null` to remove the row. */
+export function checkUpdated(site: ErrorSite, value: unknown, maxValueBytes: number): Buffer | null {
+  if (value === null) return null;
+  if (!(value instanceof Uint8Array)) {
+    throw invalid(site, `fn must return a Uint8Array, a Buffer or null, got ${typeof value}`);
+  }
+  return checkValue(site, value, maxValueBytes);
+}
+
 /** Checks the callback of `list`; throws `INVALID_ARGUMENT`. */
 export function checkIterator(prefix: string, iterator: unknown): void {
   if (typeof iterator !== "function") {

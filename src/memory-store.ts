@@ -10,6 +10,7 @@ import {
   checkOpen,
   checkPrefix,
   checkPurgeOptions,
+  checkUpdater,
   checkValue,
   checkWork,
 } from "./input.js";
@@ -29,9 +30,11 @@ import type {
   RevisionedValue,
   Store,
   StoreEntry,
+  Updater,
   WatchEvent,
   WatchOptions,
 } from "./types.js";
+import { type RowAccess, readModifyWrite } from "./update.js";
 import { watchChanges } from "./watch.js";
 
 /**
@@ -256,6 +259,34 @@ export class MemoryStore implements Store {
     this.#compare(site, expected);
     this.#delete(prefix, key);
     this.#commit();
+  }
+
+  async update(prefix: string, key: string, fn: Updater): Promise<number> {
+    checkOpen(this.#closed, "update", prefix, key);
+    checkKey("update", prefix, key);
+    checkUpdater(prefix, key, fn);
+    const site = { op: "update", prefix, key } as const;
+    const row: RowAccess = {
+      read: async () => {
+        const entry = this.#layer.read(prefix, key);
+        return entry === undefined
+          ? { value: null, revision: 0 }
+          : { value: Buffer.from(entry.value), revision: entry.revision };
+      },
+      write: async (value, revision) => {
+        await this.#writable();
+        if ((this.#layer.read(prefix, key)?.revision ?? 0) !== revision) return undefined;
+        let written = 0;
+        if (value === null) this.#delete(prefix, key);
+        else written = this.#write(prefix, key, value, new Date());
+        this.#commit();
+        return written;
+      },
+    };
+    for (;;) {
+      const revision = await readModifyWrite(site, row, fn, this.#shared.maxValueBytes);
+      if (revision !== undefined) return revision;
+    }
   }
 
   watch(prefix: string, options?: WatchOptions): AsyncIterableIterator<WatchEvent> {

@@ -205,6 +205,21 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .from(workflowStore)
         .where(and(thisRow, hasValue))
         .prepare(named("get_with_revision")),
+    // update's read: a row without a value (the Go store can write one) counts as absent, but its
+    // revision makes the write that follows replace it rather than conflict with it.
+    updateRead: () =>
+      db
+        .select({ ...readable, revision: workflowStore.revision })
+        .from(workflowStore)
+        .where(thisRow)
+        .prepare(named("update_read")),
+    updateReadLocked: () =>
+      db
+        .select({ ...readable, revision: workflowStore.revision })
+        .from(workflowStore)
+        .where(thisRow)
+        .for("update")
+        .prepare(named("update_read_locked")),
     /** setIf with revision 0: the row only if there is none. */
     insertIfAbsent: () => {
       const written = db.$with("written").as(

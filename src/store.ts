@@ -12,6 +12,7 @@ import {
   checkOpen,
   checkPrefix,
   checkPurgeOptions,
+  checkUpdater,
   checkValue,
   checkWork,
 } from "./input.js";
@@ -35,9 +36,11 @@ import type {
   RevisionedValue,
   Store,
   StoreEntry,
+  Updater,
   WatchEvent,
   WatchOptions,
 } from "./types.js";
+import { RecentConflicts, type RowAccess, readModifyWrite } from "./update.js";
 import { type ChangeSource, watchChanges } from "./watch.js";
 import { settle, WatchedPrefixes } from "./watched-prefixes.js";
 
@@ -130,6 +133,8 @@ export class DrizzleStore implements Store {
   /** Gets and sets sent together while the pool is busy; absent in transactions and on an app's database. */
   readonly #batched: BatchedCalls | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** The keys whose `update` lost a compare-and-set lately, which it then locks from the start. */
+  readonly #conflicts = new RecentConflicts();
   #closedByCall = false;
   #closing: Promise<void> | undefined;
   /** Set on the stores a transaction hands its work. */
@@ -331,6 +336,21 @@ export class DrizzleStore implements Store {
     if (row?.revision == null) throw conflict(site, revision, row?.current);
   }
 
+  async update(prefix: string, key: string, fn: Updater): Promise<number> {
+    checkOpen(this.#closed, "update", prefix, key);
+    checkKey("update", prefix, key);
+    checkUpdater(prefix, key, fn);
+    const site: ErrorSite = { op: "update", prefix, key };
+    // In a transaction, the row lock is held to its end anyway.
+    if (this.#transaction !== undefined) return this.#updateLocked(site, fn);
+    if (!this.#conflicts.has(prefix, key)) {
+      const revision = await readModifyWrite(site, this.#row(site, false), fn, this.#options.maxValueBytes);
+      if (revision !== undefined) return revision;
+      this.#conflicts.note(prefix, key);
+    }
+    return this.transaction((tx) => (tx as DrizzleStore).#updateLocked(site, fn));
+  }
+
   watch(prefix: string, options?: WatchOptions): AsyncIterableIterator<WatchEvent> {
     return watchChanges(this.#changeSource(), prefix, options);
   }
@@ -463,6 +483,46 @@ export class DrizzleStore implements Store {
       compactedRevision: async () => {
         const [row] = await this.#run({ op: "watch" }, () => q.compactedRevision.execute());
         return row?.revision ?? 0;
+      },
+    };
+  }
+
+  /**
+   * `update` with the row locked from the read to the write. Only a row that did not exist can
+   * still move (another transaction inserted it); then it is read again, locked this time.
+   */
+  async #updateLocked(site: ErrorSite, fn: Updater): Promise<number> {
+    for (;;) {
+      const revision = await readModifyWrite(site, this.#row(site, true), fn, this.#options.maxValueBytes);
+      if (revision !== undefined) return revision;
+    }
+  }
+
+  /** The row of an `update` call, read (`for update` when `locked`) and written with the store's compare-and-set statements. */
+  #row(site: ErrorSite, locked: boolean): RowAccess {
+    const q = this.#queries;
+    const prefix = site.prefix as string;
+    const key = site.key as string;
+    const maxBytes = this.#options.maxValueBytes;
+    return {
+      read: async () => {
+        const read = locked ? q.updateReadLocked : q.updateRead;
+        const [row] = await this.#run(site, () => read.execute({ prefix, key, maxBytes }));
+        if (row === undefined) return { value: null, revision: 0 };
+        // A row without a value reads as missing, as `get` reads it.
+        const value = row.value === null && row.size === null ? null : storedValue(row, site, maxBytes);
+        return { value, revision: row.revision };
+      },
+      write: async (value, revision) => {
+        const [row] = await this.#run(site, () =>
+          value === null
+            ? q.removeIf.execute({ prefix, key, revision })
+            : revision === 0
+              ? q.insertIfAbsent.execute({ prefix, key, value })
+              : q.updateIf.execute({ prefix, key, value, revision }),
+        );
+        if (row?.revision == null) return undefined;
+        return value === null ? 0 : row.revision;
       },
     };
   }

@@ -39,6 +39,13 @@ export interface RevisionedValue {
   revision: number;
 }
 
+/**
+ * What {@link Store.update} calls with the current value (`null` when there is no row): it returns
+ * the new value, or `null` to remove the row. It may be called more than once, so it should only
+ * compute; and while it runs on a contended key, the row is locked.
+ */
+export type Updater = (current: Buffer | null) => Uint8Array | null | Promise<Uint8Array | null>;
+
 /** The revision a compare-and-set expects the row to have. */
 export interface CompareOptions {
   /** The row's current revision; for `setIf`, `0` means "only if there is no row". */
@@ -175,6 +182,15 @@ export interface Store {
   setIf(prefix: string, key: string, value: Uint8Array, options: CompareOptions): Promise<number>;
   /** Deletes the row only if its revision is `options.revision`, in one statement; otherwise `CONFLICT`, as `setIf`. */
   removeIf(prefix: string, key: string, options: CompareOptions): Promise<void>;
+  /**
+   * Read-modify-write in one call: reads the value, calls `fn` with it, and writes what it returns
+   * (`null` removes the row) only if nobody wrote the row meanwhile; otherwise it reads again and
+   * calls `fn` again. Resolves with the new revision, `0` when the row was removed (or stays absent).
+   * The first try is a read and a compare-and-set; after a conflict, and on a key that had one in
+   * the last second, the row is read `for update` in a transaction, so callers queue on the row
+   * lock rather than retry. `fn`'s own error rejects the call as it was thrown, and nothing is written.
+   */
+  update(prefix: string, key: string, fn: Updater): Promise<number>;
   /**
    * The changes of keys of exactly this prefix, in revision order, from when the watch starts (or
    * after `fromRevision`) until `signal` aborts or the loop breaks. Resuming delivers each key's

@@ -5,6 +5,7 @@ import { engineCases } from "./engine-cases.js";
 import { leaseCases } from "./lease-cases.js";
 import { randomSeed } from "./random.js";
 import { revisionCases } from "./revision-cases.js";
+import { updateCases } from "./update-cases.js";
 import { watchCases } from "./watch-cases.js";
 
 /** What the suite asks {@link ConformanceTarget.create} for, besides a plain store. */
@@ -114,6 +115,7 @@ export function storeConformance(target: ConformanceTarget, options: Conformance
     coreCases(context);
     engineCases(context);
     revisionCases(context);
+    updateCases(context);
     watchCases(context);
     leaseCases(context);
   });

@@ -1,0 +1,66 @@
+import type { ErrorSite } from "./errors.js";
+import { checkUpdated } from "./input.js";
+import type { Updater } from "./types.js";
+
+/** A row as `update` reads it: its value (`null` for none) and its revision (`0` when there is no row). */
+export interface ReadRow {
+  value: Buffer | null;
+  revision: number;
+}
+
+/** How one backend reads and conditionally writes the row an `update` call is about. */
+export interface RowAccess {
+  read(): Promise<ReadRow>;
+  /**
+   * Writes `value` (`null` removes the row) only if the row is still at `revision` (`0`: only if
+   * there is none). Resolves with the new revision (`0` when removed), or `undefined` when the row
+   * has moved on.
+   */
+  write(value: Buffer | null, revision: number): Promise<number | undefined>;
+}
+
+/**
+ * One read, call of `fn` and conditional write: the new revision, or `undefined` when another
+ * write came between the read and the write. `fn`'s own error is thrown as it was; a value it
+ * returns that no write would take is `INVALID_ARGUMENT`, and nothing is written.
+ */
+export async function readModifyWrite(
+  site: ErrorSite,
+  row: RowAccess,
+  fn: Updater,
+  maxValueBytes: number,
+): Promise<number | undefined> {
+  const { value, revision } = await row.read();
+  const next = checkUpdated(site, await fn(value), maxValueBytes);
+  // Absent and to stay absent: there is nothing to write.
+  if (next === null && revision === 0) return 0;
+  return row.write(next, revision);
+}
+
+/** How long after a conflict `update` of the same key locks the row from the start. */
+const CONTENDED_FOR_MS = 1000;
+/** Keys remembered at most; past that, the memory starts again. */
+const MAX_REMEMBERED = 1024;
+
+/**
+ * The keys whose `update` lost a compare-and-set in the last second. A lost compare-and-set costs
+ * a read and a write that did nothing; on a key that is contended now, reading the row `for
+ * update` from the start makes callers queue on the row lock instead.
+ */
+export class RecentConflicts {
+  readonly #at = new Map<string, number>();
+
+  note(prefix: string, key: string): void {
+    if (this.#at.size >= MAX_REMEMBERED) this.#at.clear();
+    this.#at.set(`${prefix}\0${key}`, performance.now());
+  }
+
+  has(prefix: string, key: string): boolean {
+    const id = `${prefix}\0${key}`;
+    const at = this.#at.get(id);
+    if (at === undefined) return false;
+    if (performance.now() - at < CONTENDED_FOR_MS) return true;
+    this.#at.delete(id);
+    return false;
+  }
+}
