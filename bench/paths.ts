@@ -25,6 +25,8 @@ import {
   rowsOf,
   SET,
   SET_ROWS,
+  STORE_GET,
+  STORE_SET,
   type Statement,
 } from "./sql.js";
 
@@ -51,6 +53,8 @@ export interface Path {
    * missing row counts 0), as one of many callers at once; resolves with the count it wrote.
    */
   increment?(prefix: string, key: string): Promise<number>;
+  /** As `increment`, by the store's own compare-and-set: `getWithRevision`, `setIf`, again on `CONFLICT`. */
+  casIncrement?(prefix: string, key: string): Promise<number>;
   /** Writes the value, and resolves once the path's listener on the prefix has received the change. */
   setAndSee?(prefix: string, key: string, value: Buffer): Promise<void>;
   /** Stops what the path started for its operations (listeners, watches), before its family closes. */
@@ -88,8 +92,8 @@ function arriveFromPayload(arrivals: Arrivals, payload: string): void {
 }
 
 /**
- * The store's paths. `increment` is optimistic: `getWithRevision`, then `setIf` at that revision,
- * again from the read on `CONFLICT`. `setAndSee` keeps one watch per prefix running from its first
+ * The store's paths. `increment` is `update`; `casIncrement` the loop an app would write without
+ * it: `getWithRevision`, then `setIf` at that revision, again from the read on `CONFLICT`. `setAndSee` keeps one watch per prefix running from its first
  * call until `close`.
  */
 function storePath(name: string, store: Store, home: Home): Path {
@@ -123,6 +127,14 @@ function storePath(name: string, store: Store, home: Home): Path {
     getMany: (prefix, keys) => store.getMany(prefix, keys),
     setMany: (prefix, entries) => store.setMany(prefix, entries),
     async increment(prefix, key) {
+      let count = 0;
+      await store.update(prefix, key, (current) => {
+        count = (current === null ? 0 : counterOf(current)) + 1;
+        return counterBytes(count);
+      });
+      return count;
+    },
+    async casIncrement(prefix, key) {
       for (;;) {
         const current = await store.getWithRevision(prefix, key);
         const count = (current === null ? 0 : counterOf(current.value)) + 1;
@@ -167,7 +179,7 @@ function goPatternPath(name: string, store: Store, home: Home): Family["goPatter
 }
 
 /**
- * The same SQL as the store on the plain table, straight through postgres.js (prepared, as the
+ * The simplest SQL for each call on the plain table, straight through postgres.js (prepared, as the
  * store's are). `increment` is pessimistic: one transaction that locks the counter's row;
  * `setAndSee` writes and notifies its write in one transaction, and listens on a connection of its
  * own (postgres.js opens one for `listen`).
@@ -186,9 +198,9 @@ function rawPostgresPath(sql: postgres.Sql): Path {
   return {
     name: "raw postgres.js",
     home,
-    get: (prefix, key) => run(GET, { prefix, key }),
-    set: (prefix, key, value) => run(SET, { prefix, key, value }),
-    remove: (prefix, key) => run(REMOVE, { prefix, key }),
+    get: (prefix, key) => query(GET, [prefix, key]),
+    set: (prefix, key, value) => query(SET, [prefix, key, value]),
+    remove: (prefix, key) => query(REMOVE, [prefix, key]),
     async walkKeys(prefix, each) {
       for (const _row of await query(ALL_KEYS, [prefix])) each();
     },
@@ -196,14 +208,12 @@ function rawPostgresPath(sql: postgres.Sql): Path {
       for (const _row of await query(ALL_ENTRIES, [prefix])) each();
     },
     keysPage: (prefix, after, limit) =>
-      after === undefined ? run(KEYS_FIRST, { prefix, limit }) : run(KEYS_AFTER, { prefix, after, limit }),
-    getMany: (prefix, keys) => run(GET_MANY, { prefix, keys }),
+      after === undefined ? query(KEYS_FIRST, [prefix, limit]) : query(KEYS_AFTER, [prefix, after, limit]),
+    getMany: (prefix, keys) => query(GET_MANY, [prefix, keys]),
     // One statement per row, in one transaction: what a batch costs without unnest.
     setMany: (prefix, entries) =>
       sql.begin(async (tx) => {
-        for (const [key, value] of entries) {
-          await tx.unsafe(SET.text, SET.params({ prefix, key, value }) as never[], { prepare: true });
-        }
+        for (const [key, value] of entries) await tx.unsafe(SET, [prefix, key, value], { prepare: true });
       }),
     increment: (prefix, key) =>
       sql.begin(async (tx) => {
@@ -219,7 +229,7 @@ function rawPostgresPath(sql: postgres.Sql): Path {
       await listening;
       await writeAndSee(arrivals, prefix, key, () =>
         sql.begin(async (tx) => {
-          await tx.unsafe(SET.text, SET.params({ prefix, key, value }) as never[], { prepare: true });
+          await tx.unsafe(SET, [prefix, key, value], { prepare: true });
           await tx.unsafe(NOTIFY, [JSON.stringify([prefix, key])], { prepare: true });
         }),
       );
@@ -231,7 +241,22 @@ function rawPostgresPath(sql: postgres.Sql): Path {
   };
 }
 
-/** The same SQL as the store on the plain table, straight through PGlite's `query`; `increment` and `setAndSee` as on the server. */
+/**
+ * The store's own get and set statements on the plain table, through raw postgres.js: beside the
+ * floor, what the store's SQL costs, apart from its client.
+ */
+function rawStoreSqlPath(sql: postgres.Sql, home: Home): Path {
+  const run = (statement: Statement, values: Record<string, unknown>) =>
+    sql.unsafe(statement.text, statement.params(values) as never[], { prepare: true });
+  return {
+    name: "raw postgres.js, the store's SQL",
+    home,
+    get: (prefix, key) => run(STORE_GET, { prefix, key }),
+    set: (prefix, key, value) => run(STORE_SET, { prefix, key, value }),
+  };
+}
+
+/** The simplest SQL for each call on the plain table, straight through PGlite's `query`; `increment` and `setAndSee` as on the server. */
 function rawPglitePath(client: PGlite): Path {
   const run = (statement: Statement, values: Record<string, unknown>) =>
     client.query(statement.text, statement.params(values));
@@ -245,9 +270,9 @@ function rawPglitePath(client: PGlite): Path {
   return {
     name: "raw PGlite",
     home,
-    get: (prefix, key) => run(GET, { prefix, key }),
-    set: (prefix, key, value) => run(SET, { prefix, key, value }),
-    remove: (prefix, key) => run(REMOVE, { prefix, key }),
+    get: (prefix, key) => client.query(GET, [prefix, key]),
+    set: (prefix, key, value) => client.query(SET, [prefix, key, value]),
+    remove: (prefix, key) => client.query(REMOVE, [prefix, key]),
     async walkKeys(prefix, each) {
       for (const _row of (await client.query(ALL_KEYS, [prefix])).rows) each();
     },
@@ -255,11 +280,13 @@ function rawPglitePath(client: PGlite): Path {
       for (const _row of (await client.query(ALL_ENTRIES, [prefix])).rows) each();
     },
     keysPage: (prefix, after, limit) =>
-      after === undefined ? run(KEYS_FIRST, { prefix, limit }) : run(KEYS_AFTER, { prefix, after, limit }),
-    getMany: (prefix, keys) => run(GET_MANY, { prefix, keys }),
+      after === undefined
+        ? client.query(KEYS_FIRST, [prefix, limit])
+        : client.query(KEYS_AFTER, [prefix, after, limit]),
+    getMany: (prefix, keys) => client.query(GET_MANY, [prefix, keys]),
     setMany: (prefix, entries) =>
       client.transaction(async (tx) => {
-        for (const [key, value] of entries) await tx.query(SET.text, SET.params({ prefix, key, value }));
+        for (const [key, value] of entries) await tx.query(SET, [prefix, key, value]);
       }),
     increment: (prefix, key) =>
       client.transaction(async (tx) => {
@@ -274,7 +301,7 @@ function rawPglitePath(client: PGlite): Path {
       await listening;
       await writeAndSee(arrivals, prefix, key, () =>
         client.transaction(async (tx) => {
-          await tx.query(SET.text, SET.params({ prefix, key, value }));
+          await tx.query(SET, [prefix, key, value]);
           await tx.query(NOTIFY, [JSON.stringify([prefix, key])]);
         }),
       );
@@ -308,8 +335,10 @@ export async function openServer(url: string): Promise<Family> {
     throw error;
   });
   const home = storeHome(viaPostgresJs, () => raw`analyze workflow_store`);
+  const floor = rawPostgresPath(raw);
   const paths = [
-    rawPostgresPath(raw),
+    floor,
+    rawStoreSqlPath(raw, floor.home),
     storePath("store · postgres.js", viaPostgresJs, home),
     storePath("store · node-postgres", viaNodePostgres, home),
     keyvPath(keyv),

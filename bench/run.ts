@@ -67,9 +67,9 @@ try {
   await bulk?.close();
   bulk = undefined;
   // The server's rows for the memory probes; the families close first, so as not to weigh on them.
-  // The raw path's plain table and the store's table, each with the rows.
-  for (const path of server?.paths.slice(0, 2) ?? [])
-    await path.home.seed(MEMORY_PREFIX, sizes.memoryRows, sizes.smallValue);
+  // The plain table and the store's table (the homes of the paths that walk), each with the rows.
+  const walked = new Set(server?.paths.filter((path) => path.walkEntries !== undefined).map((path) => path.home));
+  for (const home of walked) await home.seed(MEMORY_PREFIX, sizes.memoryRows, sizes.smallValue);
   for (const family of families.splice(0)) await family.close();
   for (const workload of inProcesses) await run(workload);
 } finally {

@@ -1,9 +1,9 @@
 /**
  * The statements the raw paths send, to `plain_store`: a table of the store's shape (columns,
- * primary key, byte-order index) without triggers, what a user would write to instead. They are
- * the store's own, taken from `src/queries.ts` as Drizzle writes them (so they cannot drift from
- * the store's) with the table renamed, the one-query floors of the walks, and the pessimistic
- * read-modify-write of a counter.
+ * primary key, byte-order index) without triggers. The floors are what a user would write instead:
+ * the simplest SQL for each call. The store's own statements, taken from `src/queries.ts` as Drizzle
+ * writes them with the table renamed, stay beside them as a labelled path, to tell the cost of the
+ * store's SQL from the cost of its client.
  */
 import { fillPlaceholders } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -43,12 +43,25 @@ function statement(name: keyof PreparedQueries): Statement {
   };
 }
 
-export const GET = statement("get");
-export const SET = statement("set");
-export const REMOVE = statement("remove");
-export const GET_MANY = statement("getMany");
-export const KEYS_FIRST = statement("keysFirst");
-export const KEYS_AFTER = statement("keysAfter");
+/** $1 prefix, $2 key. */
+export const GET = `select "value" from "plain_store" where "prefix" = $1 and "key" = $2`;
+/** $1 prefix, $2 key, $3 value. */
+export const SET = `insert into "plain_store" ("prefix", "key", "value") values ($1, $2, $3)
+  on conflict ("prefix", "key") do update set "value" = excluded."value", "updated_at" = now()`;
+/** $1 prefix, $2 key. */
+export const REMOVE = `delete from "plain_store" where "prefix" = $1 and "key" = $2`;
+/** $1 prefix, $2 keys (an array). */
+export const GET_MANY = `select "key", "value" from "plain_store" where "prefix" = $1 and "key" = any($2)`;
+/** $1 prefix, $2 limit: the first page of keys in byte order. */
+export const KEYS_FIRST = `select "key" from "plain_store" where "prefix" = $1 order by "key" collate "C" limit $2`;
+/** $1 prefix, $2 after, $3 limit: the page of keys after a key, in byte order. */
+export const KEYS_AFTER = `select "key" from "plain_store" where "prefix" = $1 and "key" collate "C" > $2
+  order by "key" collate "C" limit $3`;
+
+/** The store's own get and set statements, on the plain table. */
+export const STORE_GET = statement("get");
+export const STORE_SET = statement("set");
+/** Seeding's clearing, unmeasured: every row of a prefix. */
 export const REMOVE_PREFIX = statement("removePrefix");
 
 /** The store's multi-row upsert, for seeding; its values from {@link rowsOf}. */
