@@ -284,8 +284,8 @@ export class MemoryStore implements Store {
       },
     };
     for (;;) {
-      const revision = await readModifyWrite(site, row, fn, this.#shared.maxValueBytes);
-      if (revision !== undefined) return revision;
+      const written = await readModifyWrite(site, row, fn, this.#shared.maxValueBytes);
+      if (written !== undefined) return written.revision;
     }
   }
 

@@ -279,6 +279,14 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
       );
       return db.with(current, written).select(revisionPair).from(compared(written)).prepare(named("insert_if_absent"));
     },
+    /** update's write of a row it read `for update`: nothing can have moved it, so no compare. */
+    updateLockedRow: () =>
+      db
+        .update(workflowStore)
+        .set({ value: sql`${sql.placeholder("value")}`, updatedAt: now })
+        .where(thisRow)
+        .returning({ revision: workflowStore.revision })
+        .prepare(named("update_locked_row")),
     updateIf: () => {
       const written = db.$with("written").as(
         db
@@ -442,3 +450,37 @@ function compare(a: string, b: string): number {
 
 /** The prepared statements of one database. */
 export type PreparedQueries = ReturnType<typeof prepareQueries>;
+
+/**
+ * A store's statements as a transaction of it runs them: the store's own, each sent through the
+ * transaction's connection. Building them again on the transaction's database cost about 250 µs
+ * of Drizzle's query building per transaction, for the same text. Every Drizzle PostgreSQL driver's
+ * prepared statement sends through its `client`, and a transaction's session holds the
+ * transaction's; where either is not there, the statements are built on the transaction's database.
+ */
+export function queriesOn(
+  store: PreparedQueries,
+  db: AnyPgDatabase,
+  schema: string,
+  prepare: boolean,
+): PreparedQueries {
+  const client = (db as unknown as { session?: { client?: unknown } }).session?.client;
+  const onConnection = new Map<PropertyKey, unknown>();
+  let built: PreparedQueries | undefined;
+  return new Proxy(store, {
+    get: (_, name) => {
+      let statement = onConnection.get(name);
+      if (statement === undefined) {
+        const own = store[name as keyof PreparedQueries];
+        if (client !== undefined && Object.hasOwn(own, "client")) {
+          statement = Object.create(own, { client: { value: client } });
+        } else {
+          built ??= prepareQueries(db, schema, prepare);
+          statement = built[name as keyof PreparedQueries];
+        }
+        onConnection.set(name, statement);
+      }
+      return statement;
+    },
+  });
+}

@@ -22,7 +22,7 @@ import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { eachKey, KeysetWalk, type Walk } from "./pages.js";
 import { pause } from "./pause.js";
-import { arrayParameter, type PreparedQueries, prepareQueries, setRowsParameters } from "./queries.js";
+import { arrayParameter, type PreparedQueries, prepareQueries, queriesOn, setRowsParameters } from "./queries.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { isDeadlock, translateError } from "./translate.js";
 import type {
@@ -40,7 +40,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "./types.js";
-import { RecentConflicts, type RowAccess, readModifyWrite } from "./update.js";
+import { type ReadRow, RecentConflicts, type RowAccess, readModifyWrite, UpdateTurns } from "./update.js";
 import { type ChangeSource, watchChanges } from "./watch.js";
 import { settle, WatchedPrefixes } from "./watched-prefixes.js";
 
@@ -79,6 +79,9 @@ async function retryDeadlocks<T>(send: () => Promise<T>): Promise<T> {
 const CLOSE_GRACE_MS = 5000;
 /** How long a transaction that lost its connection waits for the driver to give the transaction up. */
 const LOST_CONNECTION_WAIT_MS = 1000;
+
+/** What a call in a transaction gets when the transaction ended before the call's answer came. */
+const TRANSACTION_OVER = Symbol("transaction over");
 
 /** What the stores of one transaction and of its savepoints share. */
 interface TransactionState {
@@ -127,7 +130,8 @@ async function holdIfAbandoned(state: TransactionState): Promise<void> {
 export class DrizzleStore implements Store {
   readonly #db: AnyPgDatabase;
   readonly #options: Readonly<Required<StoreOptions>>;
-  readonly #queries: PreparedQueries;
+  /** Built on first use: a transaction's store gets the statements of the store it came from. */
+  #prepared: PreparedQueries | undefined;
   readonly #release: (() => Promise<void>) | undefined;
   readonly #label: string;
   /** Gets and sets sent together while the pool is busy; absent in transactions and on an app's database. */
@@ -135,6 +139,8 @@ export class DrizzleStore implements Store {
   readonly #inFlight = new Set<Promise<unknown>>();
   /** The keys whose `update` lost a compare-and-set lately, which it then locks from the start. */
   readonly #conflicts = new RecentConflicts();
+  /** This store's calls of `update`, one at a time per key. */
+  readonly #updateTurns = new UpdateTurns();
   #closedByCall = false;
   #closing: Promise<void> | undefined;
   /** Set on the stores a transaction hands its work. */
@@ -146,6 +152,11 @@ export class DrizzleStore implements Store {
   #notifications: { current?: Notifications; watched: WatchedPrefixes };
   /** The driver's client under the database, which watches listen on. */
   #client: unknown;
+
+  get #queries(): PreparedQueries {
+    this.#prepared ??= prepareQueries(this.#db, this.#options.schema, this.#options.prepare);
+    return this.#prepared;
+  }
 
   /** Closed by `close()`, or a transaction's store whose transaction is over. */
   get #closed(): boolean {
@@ -170,7 +181,6 @@ export class DrizzleStore implements Store {
   ) {
     this.#db = db;
     this.#options = options;
-    this.#queries = prepareQueries(db, options.schema, options.prepare);
     this.#release = release;
     this.#label = label;
     this.#batched =
@@ -342,13 +352,17 @@ export class DrizzleStore implements Store {
     checkUpdater(prefix, key, fn);
     const site: ErrorSite = { op: "update", prefix, key };
     // In a transaction, the row lock is held to its end anyway.
-    if (this.#transaction !== undefined) return this.#updateLocked(site, fn);
-    if (!this.#conflicts.has(prefix, key)) {
-      const revision = await readModifyWrite(site, this.#row(site, false), fn, this.#options.maxValueBytes);
-      if (revision !== undefined) return revision;
-      this.#conflicts.note(prefix, key);
-    }
-    return this.transaction((tx) => (tx as DrizzleStore).#updateLocked(site, fn));
+    if (this.#transaction !== undefined) return (await this.#updateLocked(site, fn)).revision;
+    return this.#updateTurns.take(prefix, key, async (known) => {
+      if (!this.#conflicts.has(prefix, key)) {
+        const row = this.#row(site, false);
+        if (known !== undefined) row.read = async () => known;
+        const written = await readModifyWrite(site, row, fn, this.#options.maxValueBytes);
+        if (written !== undefined) return written;
+        this.#conflicts.note(prefix, key);
+      }
+      return this.transaction((tx) => (tx as DrizzleStore).#updateLocked(site, fn));
+    });
   }
 
   watch(prefix: string, options?: WatchOptions): AsyncIterableIterator<WatchEvent> {
@@ -368,6 +382,7 @@ export class DrizzleStore implements Store {
     const state = this.#transaction ?? startTransaction();
     const running = this.#db.transaction(async (txDb) => {
       const tx = new DrizzleStore(txDb, this.#options, undefined, `${this.#label} transaction`);
+      tx.#prepared = queriesOn(this.#queries, txDb, this.#options.schema, this.#options.prepare);
       tx.#transaction = state;
       tx.#notifications = this.#notifications;
       tx.#client = this.#client;
@@ -491,10 +506,10 @@ export class DrizzleStore implements Store {
    * `update` with the row locked from the read to the write. Only a row that did not exist can
    * still move (another transaction inserted it); then it is read again, locked this time.
    */
-  async #updateLocked(site: ErrorSite, fn: Updater): Promise<number> {
+  async #updateLocked(site: ErrorSite, fn: Updater): Promise<ReadRow> {
     for (;;) {
-      const revision = await readModifyWrite(site, this.#row(site, true), fn, this.#options.maxValueBytes);
-      if (revision !== undefined) return revision;
+      const written = await readModifyWrite(site, this.#row(site, true), fn, this.#options.maxValueBytes);
+      if (written !== undefined) return written;
     }
   }
 
@@ -519,7 +534,9 @@ export class DrizzleStore implements Store {
             ? q.removeIf.execute({ prefix, key, revision })
             : revision === 0
               ? q.insertIfAbsent.execute({ prefix, key, value })
-              : q.updateIf.execute({ prefix, key, value, revision }),
+              : locked
+                ? q.updateLockedRow.execute({ prefix, key, value })
+                : q.updateIf.execute({ prefix, key, value, revision }),
         );
         if (row?.revision == null) return undefined;
         return value === null ? 0 : row.revision;
@@ -529,11 +546,10 @@ export class DrizzleStore implements Store {
 
   /** The marks of this store's watched prefixes; a renewal wakes every watch of the store. */
   #watchedPrefixes(): WatchedPrefixes {
-    const q = this.#queries;
     return new WatchedPrefixes(
       async (prefixes, watcher, seconds) => {
         await this.#run({ op: "watch", prefix: prefixes.length === 1 ? prefixes[0] : undefined }, () =>
-          q.watchPrefixes.execute({ prefixes: arrayParameter(prefixes), watcher, seconds }),
+          this.#queries.watchPrefixes.execute({ prefixes: arrayParameter(prefixes), watcher, seconds }),
         );
       },
       () => this.#notifications.current?.wake(),
@@ -601,10 +617,11 @@ export class DrizzleStore implements Store {
       if (this.#transaction === undefined) return await retryDeadlocks(send);
       const pending = send();
       // A query sent as its connection drops may never be answered; the transaction's end settles it.
-      const ended = this.#transaction.ended.then(() => {
+      const outcome = await Promise.race([pending, this.#transaction.ended.then(() => TRANSACTION_OVER)]);
+      if (outcome === TRANSACTION_OVER) {
         throw new StoreError("CONNECTION", site, "the transaction's connection was lost before the call finished");
-      });
-      return await Promise.race([pending, ended]);
+      }
+      return outcome as T;
     } catch (error) {
       const failure = translateError(error, site);
       if (failure.code === "CONNECTION" && this.#transaction !== undefined) this.#transaction.lost = true;

@@ -20,21 +20,69 @@ export interface RowAccess {
 }
 
 /**
- * One read, call of `fn` and conditional write: the new revision, or `undefined` when another
- * write came between the read and the write. `fn`'s own error is thrown as it was; a value it
- * returns that no write would take is `INVALID_ARGUMENT`, and nothing is written.
+ * One read, call of `fn` and conditional write: the row as written (its value, and its new revision,
+ * `0` when removed), or `undefined` when another write came between the read and the write. `fn`'s
+ * own error is thrown as it was; a value it returns that no write would take is `INVALID_ARGUMENT`,
+ * and nothing is written.
  */
 export async function readModifyWrite(
   site: ErrorSite,
   row: RowAccess,
   fn: Updater,
   maxValueBytes: number,
-): Promise<number | undefined> {
+): Promise<ReadRow | undefined> {
   const { value, revision } = await row.read();
   const next = checkUpdated(site, await fn(value), maxValueBytes);
   // Absent and to stay absent: there is nothing to write.
-  if (next === null && revision === 0) return 0;
-  return row.write(next, revision);
+  if (next === null && revision === 0) return { value: null, revision: 0 };
+  const written = await row.write(next, revision);
+  return written === undefined ? undefined : { value: next, revision: written };
+}
+
+/** The calls of `update` waiting for one key, and the row the one before them wrote. */
+interface KeyTurn {
+  tail: Promise<void>;
+  waiting: number;
+  known: ReadRow | undefined;
+}
+
+/**
+ * The calls of `update` on one key of one store, one at a time: callers of one process queue here
+ * rather than on the row's lock in the database, and each hands the row it wrote (value and
+ * revision) to the next, whose compare-and-set then needs no read. The write still compares the
+ * revision, so a write of another process in between is caught as a conflict.
+ */
+export class UpdateTurns {
+  readonly #keys = new Map<string, KeyTurn>();
+
+  async take(prefix: string, key: string, work: (known: ReadRow | undefined) => Promise<ReadRow>): Promise<number> {
+    const id = `${prefix}\0${key}`;
+    let turn = this.#keys.get(id);
+    if (turn === undefined) {
+      turn = { tail: Promise.resolve(), waiting: 0, known: undefined };
+      this.#keys.set(id, turn);
+    }
+    const mine = turn;
+    mine.waiting++;
+    const before = mine.tail;
+    let done = () => {};
+    mine.tail = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    await before;
+    try {
+      const known = mine.known;
+      mine.known = undefined;
+      const written = await work(known);
+      // A copy: the caller may change the bytes its fn returned once the call has resolved.
+      if (mine.waiting > 1)
+        mine.known = { value: written.value && Buffer.from(written.value), revision: written.revision };
+      return written.revision;
+    } finally {
+      if (--mine.waiting === 0) this.#keys.delete(id);
+      done();
+    }
+  }
 }
 
 /** How long after a conflict `update` of the same key locks the row from the start. */

@@ -85,6 +85,33 @@ export function updateCases({ target, store: suiteStore }: CaseContext): void {
       }
     });
 
+    it("count to exactly N × k when 8 callers of one store update one counter, beside another writer", async () => {
+      const prefix = freshPrefix("counter");
+      const callers = 8;
+      const increments = 10;
+      // Where stores share a database, another store; otherwise more callers of the same one.
+      const other = target.db === undefined ? store : await target.create();
+      try {
+        // The other adds 100 at a time meanwhile: the callers' writes must not lose its own.
+        const beside = (async () => {
+          for (let i = 0; i < 5; i++) {
+            await other.update(prefix, "counter", (current) =>
+              bytes(String((current === null ? 0 : Number(current.toString())) + 100)),
+            );
+          }
+        })();
+        await Promise.all(
+          Array.from({ length: callers }, async () => {
+            for (let i = 0; i < increments; i++) await store.update(prefix, "counter", addOne);
+          }),
+        );
+        await beside;
+        expect((await store.get(prefix, "counter"))?.toString()).toBe(String(callers * increments + 500));
+      } finally {
+        if (other !== store) await other.close();
+      }
+    });
+
     it("rejects with fn's own error, writing nothing", async () => {
       const prefix = freshPrefix();
       await store.set(prefix, "k", bytes("kept"));
