@@ -287,6 +287,17 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .where(thisRow)
         .returning({ revision: workflowStore.revision })
         .prepare(named("update_locked_row")),
+    /**
+     * update's compare-and-set: no row when the row has moved on. Unlike updateIf it need not say
+     * where to (update reads the row again), which spares it the locked read of the current revision.
+     */
+    updateAtRevision: () =>
+      db
+        .update(workflowStore)
+        .set({ value: sql`${sql.placeholder("value")}`, updatedAt: now })
+        .where(and(thisRow, expected))
+        .returning({ revision: workflowStore.revision })
+        .prepare(named("update_at_revision")),
     updateIf: () => {
       const written = db.$with("written").as(
         db

@@ -209,6 +209,7 @@ export class DrizzleStore implements Store {
   async set(prefix: string, key: string, value: Uint8Array): Promise<void> {
     checkOpen(this.#closed, "set", prefix, key);
     checkKey("set", prefix, key);
+    this.#updateTurns.forget(prefix, key);
     const bytes = checkValue({ op: "set", prefix, key }, value, this.#options.maxValueBytes);
     const together = this.#batched?.set;
     await this.#run(
@@ -221,6 +222,7 @@ export class DrizzleStore implements Store {
   async remove(prefix: string, key: string): Promise<void> {
     checkOpen(this.#closed, "remove", prefix, key);
     checkKey("remove", prefix, key);
+    this.#updateTurns.forget(prefix, key);
     await this.#run({ op: "remove", prefix, key }, () => this.#queries.remove.execute({ prefix, key }));
   }
 
@@ -273,6 +275,7 @@ export class DrizzleStore implements Store {
   async setMany(prefix: string, entries: EntriesInput): Promise<void> {
     checkOpen(this.#closed, "setMany", prefix);
     const { keys, values } = checkEntries(prefix, entries, this.#options.maxValueBytes);
+    this.#updateTurns.forget();
     if (keys.length === 0) return;
     const rows = setRowsParameters(
       keys.map(() => prefix),
@@ -285,6 +288,7 @@ export class DrizzleStore implements Store {
   async removeMany(prefix: string, keys: readonly string[]): Promise<number> {
     checkOpen(this.#closed, "removeMany", prefix);
     const doomed = checkKeys("removeMany", prefix, keys);
+    this.#updateTurns.forget();
     if (doomed.length === 0) return 0;
     const [row] = await this.#run({ op: "removeMany", prefix }, () =>
       this.#queries.removeMany.execute({ prefix, keys: arrayParameter(doomed) }),
@@ -295,6 +299,7 @@ export class DrizzleStore implements Store {
   async removePrefix(prefix: string): Promise<number> {
     checkOpen(this.#closed, "removePrefix", prefix);
     checkPrefix("removePrefix", prefix);
+    this.#updateTurns.forget();
     const [row] = await this.#run({ op: "removePrefix", prefix }, () => this.#queries.removePrefix.execute({ prefix }));
     return row?.count ?? 0;
   }
@@ -325,6 +330,7 @@ export class DrizzleStore implements Store {
   async setIf(prefix: string, key: string, value: Uint8Array, options: CompareOptions): Promise<number> {
     checkOpen(this.#closed, "setIf", prefix, key);
     checkKey("setIf", prefix, key);
+    this.#updateTurns.forget(prefix, key);
     const site: ErrorSite = { op: "setIf", prefix, key };
     const bytes = checkValue(site, value, this.#options.maxValueBytes);
     const revision = checkExpectedRevision(site, options);
@@ -340,6 +346,7 @@ export class DrizzleStore implements Store {
   async removeIf(prefix: string, key: string, options: CompareOptions): Promise<void> {
     checkOpen(this.#closed, "removeIf", prefix, key);
     checkKey("removeIf", prefix, key);
+    this.#updateTurns.forget(prefix, key);
     const site: ErrorSite = { op: "removeIf", prefix, key };
     const revision = checkExpectedRevision(site, options);
     const [row] = await this.#run(site, () => this.#queries.removeIf.execute({ prefix, key, revision }));
@@ -354,10 +361,19 @@ export class DrizzleStore implements Store {
     // In a transaction, the row lock is held to its end anyway.
     if (this.#transaction !== undefined) return (await this.#updateLocked(site, fn)).revision;
     return this.#updateTurns.take(prefix, key, async (known) => {
+      const maxBytes = this.#options.maxValueBytes;
       if (!this.#conflicts.has(prefix, key)) {
-        const row = this.#row(site, false);
-        if (known !== undefined) row.read = async () => known;
-        const written = await readModifyWrite(site, row, fn, this.#options.maxValueBytes);
+        // From the row this store last wrote; when the row has moved on since, read it.
+        if (known !== undefined) {
+          const written = await readModifyWrite(
+            site,
+            { ...this.#row(site, false), read: async () => known },
+            fn,
+            maxBytes,
+          );
+          if (written !== undefined) return written;
+        }
+        const written = await readModifyWrite(site, this.#row(site, false), fn, maxBytes);
         if (written !== undefined) return written;
         this.#conflicts.note(prefix, key);
       }
@@ -411,6 +427,7 @@ export class DrizzleStore implements Store {
   async purge(options: PurgeOptions): Promise<number> {
     checkOpen(this.#closed, "purge", options?.prefix);
     const { olderThan, prefix, batchSize, onProgress } = checkPurgeOptions(options);
+    this.#updateTurns.forget();
     // An ISO string, not a Date: node-postgres would send a Date in the process's local time.
     const params = { olderThan: olderThan.toISOString(), limit: batchSize, prefix };
     let removed = 0;
@@ -536,7 +553,7 @@ export class DrizzleStore implements Store {
               ? q.insertIfAbsent.execute({ prefix, key, value })
               : locked
                 ? q.updateLockedRow.execute({ prefix, key, value })
-                : q.updateIf.execute({ prefix, key, value, revision }),
+                : q.updateAtRevision.execute({ prefix, key, value, revision }),
         );
         if (row?.revision == null) return undefined;
         return value === null ? 0 : row.revision;
