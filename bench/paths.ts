@@ -256,6 +256,27 @@ function rawStoreSqlPath(sql: postgres.Sql, home: Home): Path {
   };
 }
 
+/**
+ * The simplest SQL for each call on the plain table, straight through a node-postgres pool (named
+ * prepared statements, as the store's are): the floor of the store over node-postgres.
+ */
+function rawNodePostgresPath(pool: pg.Pool, home: Home): Path {
+  const query = (name: string, text: string, values: unknown[]) => pool.query({ name, text, values });
+  return {
+    name: "raw node-postgres",
+    home,
+    get: (prefix, key) => query("plain_get", GET, [prefix, key]),
+    set: (prefix, key, value) => query("plain_set", SET, [prefix, key, value]),
+    remove: (prefix, key) => query("plain_remove", REMOVE, [prefix, key]),
+    async walkKeys(prefix, each) {
+      for (const _row of (await query("plain_all_keys", ALL_KEYS, [prefix])).rows) each();
+    },
+    async walkEntries(prefix, each) {
+      for (const _row of (await query("plain_all_entries", ALL_ENTRIES, [prefix])).rows) each();
+    },
+  };
+}
+
 /** The simplest SQL for each call on the plain table, straight through PGlite's `query`; `increment` and `setAndSee` as on the server. */
 function rawPglitePath(client: PGlite): Path {
   const run = (statement: Statement, values: Record<string, unknown>) =>
@@ -336,9 +357,11 @@ export async function openServer(url: string): Promise<Family> {
   });
   const home = storeHome(viaPostgresJs, () => raw`analyze workflow_store`);
   const floor = rawPostgresPath(raw);
+  const rawPool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
   const paths = [
     floor,
     rawStoreSqlPath(raw, floor.home),
+    rawNodePostgresPath(rawPool, floor.home),
     storePath("store · postgres.js", viaPostgresJs, home),
     storePath("store · node-postgres", viaNodePostgres, home),
     keyvPath(keyv),
@@ -350,7 +373,7 @@ export async function openServer(url: string): Promise<Family> {
     async close() {
       await Promise.all(paths.map((path) => path.close?.()));
       await Promise.all([viaPostgresJs.close(), viaNodePostgres.close(), keyv.disconnect()]);
-      await Promise.all([pool.end(), raw.end()]);
+      await Promise.all([pool.end(), rawPool.end(), raw.end()]);
     },
   };
 }

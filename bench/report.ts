@@ -145,7 +145,9 @@ How to read it:
   walks, one query returning the whole prefix \`order by key collate "C"\`; for \`setMany\`, one
   insert per key in one transaction. \`raw postgres.js, the store's SQL\` sends the store's own
   get and set statements (as Drizzle writes them) to the same table: the difference between it and
-  the floor is the store's SQL, the rest is its client. Embedded floor: raw PGlite \`query\` with
+  the floor is the store's SQL, the rest is its client. \`raw node-postgres\` sends the simplest
+  SQL through a node-postgres pool (named prepared statements): the floor the targets hold the
+  store over node-postgres to, as the first row is for postgres.js. Embedded floor: raw PGlite \`query\` with
   the simplest SQL, on a plain table in a PGlite of its own. Bulk removals: batched deletes of the
   same rows, from the same plain table.
 - Read-modify-write: ${sizes.casIncrements} increments of one counter key by ${CAS_CALLERS} callers at once (the
