@@ -43,7 +43,7 @@ export const FULL: Sizes = {
   smallValue: 256,
   largeValue: 64 * 1024,
   pointKeys: 5000,
-  pointOps: { 1: 1000, 32: 4000 },
+  pointOps: { 1: 3000, 32: 10_000 },
   batch: 1000,
   walkSmall: 10_000,
   walkLarge: 100_000,

@@ -109,7 +109,7 @@ export function targetRows(results: readonly Result[]): string[][] {
     const other = rowOf(results, target.workload, target.against);
     if (other === undefined) return [];
     const ratio = found.unit === "ops/s" ? found.row.value / other.row.value : other.row.value / found.row.value;
-    const met = ratio >= target.bound ? "yes" : `no (${((1 - ratio / target.bound) * 100).toFixed(0)}% short)`;
+    const met = ratio >= target.bound ? "yes" : `no (${((1 - ratio / target.bound) * 100).toFixed(1)}% short)`;
     return [[target.goal, target.path, `${ratio.toFixed(2)}×`, met]];
   });
 }
