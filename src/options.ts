@@ -48,7 +48,9 @@ export interface StoreOptions {
    * `set` calls wait and send them together when one finishes: the gets as one read, the sets as
    * one multi-row upsert (one commit for all). Each call still settles on its own; a key set twice
    * keeps the later call's value; below that, nothing waits. Applies to stores that opened their
-   * pool (`createPostgresStore`, `createEmbeddedStore`), never inside transactions. See the README.
+   * pool (`createPostgresStore`, `createEmbeddedStore`) and to stores over an app's database whose
+   * pool size the driver tells (postgres.js, a node-postgres `Pool` or `Client`, PGlite), never
+   * inside transactions. See docs/design.md.
    * @default true
    */
   batch?: boolean;

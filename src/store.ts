@@ -22,6 +22,7 @@ import { type AnyPgDatabase, migrate } from "./migrate.js";
 import { resolveStoreOptions, type StoreOptions } from "./options.js";
 import { eachKey, KeysetWalk, type Walk } from "./pages.js";
 import { pause } from "./pause.js";
+import { connectionsOf } from "./pool-size.js";
 import { arrayParameter, type PreparedQueries, prepareQueries, queriesOn, setRowsParameters } from "./queries.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
 import { isDeadlock, translateError } from "./translate.js";
@@ -134,7 +135,7 @@ export class DrizzleStore implements Store {
   #prepared: PreparedQueries | undefined;
   readonly #release: (() => Promise<void>) | undefined;
   readonly #label: string;
-  /** Gets and sets sent together while the pool is busy; absent in transactions and on an app's database. */
+  /** Gets and sets sent together while the pool is busy; absent in transactions and where the pool's size is unknown. */
   readonly #batched: BatchedCalls | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
   /** The keys whose `update` lost a compare-and-set lately, which it then locks from the start. */
@@ -659,7 +660,8 @@ export class DrizzleStore implements Store {
  * const store = await createStoreWithDb(db);
  */
 export async function createStoreWithDb(db: AnyPgDatabase, options?: StoreOptions): Promise<Store> {
-  return openStore(db, resolveStoreOptions(options), undefined, "caller's database");
+  const client = (db as { $client?: unknown }).$client;
+  return openStore(db, resolveStoreOptions(options), undefined, "caller's database", connectionsOf(client));
 }
 
 /**

@@ -1,11 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzleNodePostgres } from "drizzle-orm/node-postgres";
+import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
+import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Connection,
   connectEmbedded,
   createPostgresStore,
+  createStoreWithDb,
   parseDsn,
   type Store,
   StoreError,
@@ -217,3 +221,36 @@ describe("batching on the embedded store", () => {
     },
   );
 });
+
+describe.skipIf(databaseUrl === null)(
+  `batching on an app's node-postgres pool and postgres.js client${skipReason}`,
+  () => {
+    const url = databaseUrl ?? "";
+    let admin: postgres.Sql;
+    const opened: { end(): Promise<unknown> }[] = [];
+    beforeAll(() => {
+      admin = postgres(url, { max: 2, onnotice: () => {} });
+    });
+    afterAll(async () => {
+      await Promise.all(opened.map((client) => client.end()));
+      await admin?.end();
+    });
+    const run: () => Sql = () => (text, params) => admin.unsafe(text, params as never[]);
+
+    // The app's pools of one connection: the store reads their size from the driver.
+    describe("node-postgres Pool", () => {
+      batchingCases((options) => {
+        const pool = new pg.Pool({ connectionString: url, max: 1 });
+        opened.push(pool);
+        return createStoreWithDb(drizzleNodePostgres({ client: pool }), options);
+      }, run);
+    });
+    describe("postgres.js", () => {
+      batchingCases((options) => {
+        const client = postgres(url, { max: 1, onnotice: () => {} });
+        opened.push(client);
+        return createStoreWithDb(drizzlePostgresJs({ client }), options);
+      }, run);
+    });
+  },
+);
