@@ -4,6 +4,7 @@ import { MemoryStore, type Store, StoreError, workflowStoreTable } from "../inde
 import type { CaseContext } from "./conformance.js";
 import { collect, expectStoreError, freshPrefix } from "./helpers.js";
 import { Random, showInput } from "./random.js";
+import { workerStores } from "./workers.js";
 
 const bytes = (text: string) => Buffer.from(text);
 
@@ -189,12 +190,7 @@ export function revisionCases({ target, store: suiteStore, seed }: CaseContext):
       const prefix = freshPrefix("counter");
       const workers = 8;
       const increments = 10;
-      // Separate stores, each on a connection of its own, where they share a database; otherwise
-      // the workers share the suite's store.
-      const stores =
-        target.db === undefined
-          ? Array.from({ length: workers }, () => store)
-          : await Promise.all(Array.from({ length: workers }, () => target.create({ max: 1 })));
+      const { stores, close } = await workerStores(target, store, workers, 1);
       try {
         const attempts = await Promise.all(
           stores.map(async (each) => {
@@ -207,7 +203,7 @@ export function revisionCases({ target, store: suiteStore, seed }: CaseContext):
         // The workers did contend: some compare-and-set lost and was retried.
         expect(attempts.reduce((sum, n) => sum + n, 0)).toBeGreaterThanOrEqual(workers * increments);
       } finally {
-        if (target.db !== undefined) await Promise.all(stores.map((each) => each.close()));
+        await close();
       }
     });
 

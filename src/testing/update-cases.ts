@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type Store, workflowStoreTable } from "../index.js";
 import type { CaseContext } from "./conformance.js";
 import { expectStoreError, freshPrefix } from "./helpers.js";
+import { workerStores } from "./workers.js";
 
 const bytes = (text: string) => Buffer.from(text);
 
@@ -61,11 +62,7 @@ export function updateCases({ target, store: suiteStore }: CaseContext): void {
       const prefix = freshPrefix("counter");
       const workers = 8;
       const increments = 10;
-      // Separate stores, each on a connection of its own, where they share a database.
-      const stores =
-        target.db === undefined
-          ? Array.from({ length: workers }, () => store)
-          : await Promise.all(Array.from({ length: workers }, () => target.create({ max: 2 })));
+      const { stores, close } = await workerStores(target, store, workers, 2);
       try {
         const revisions = await Promise.all(
           stores.map(async (each) => {
@@ -81,7 +78,7 @@ export function updateCases({ target, store: suiteStore }: CaseContext): void {
         expect(new Set(all).size).toBe(workers * increments);
         expect(Math.max(...all)).toBe(final?.revision);
       } finally {
-        if (target.db !== undefined) await Promise.all(stores.map((each) => each.close()));
+        await close();
       }
     });
 
