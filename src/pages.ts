@@ -9,12 +9,15 @@ export type PageFetcher<T> = (after: string | undefined, limit: number) => Promi
 const PAGE_GROWTH_LIMIT = 16;
 /**
  * What a row with a value costs in memory besides the value: its key, dates and the objects around
- * them. Counted, a walk of 200k entries of 256 B grew the process by about 75 MiB, against 120-140
- * with values alone counted (pages of 16,000 rows), and 66 with pages that never grow.
+ * them, and on PGlite its share of the result in WebAssembly memory, which never shrinks.
  */
 const ROW_OVERHEAD_BYTES = 1024;
-/** The bytes past which a walk's pages stop growing. */
-const PAGE_BYTES_TARGET = 8 * 1024 * 1024;
+/**
+ * A page is doubled only while the double stays within this (values plus the overhead above): a
+ * page of 1,000 entries of 256 B already does not grow. Larger pages saved no time on the server
+ * and grew PGlite's memory by about 100 MiB over a walk of 200,000 entries (`npm run bench`).
+ */
+const PAGE_BYTES_TARGET = 2 * 1024 * 1024;
 
 /** The size of the page after one of `size` rows that held `bytes` of values. */
 function nextPageSize(size: number, bytes: number, range: KeyRange): number {
@@ -41,9 +44,9 @@ const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
  * that stops early leaves nothing open. Writes made meanwhile are never repeated: a page starts
  * strictly after the last key yielded, and is fetched only once the one before was yielded. The
  * first page has `pageSize` rows; each later one twice as many as the one before, up to 16 times
- * the first (and 100,000), while a page of values stays under 4 MiB (counting about 1 KiB a row
- * besides the value): a long walk takes few round
- * trips, a short one fetches no more than it did.
+ * the first (and 100,000), while the doubled page of values stays within 2 MiB (counting about
+ * 1 KiB a row besides the value): a long walk takes few round trips, a short one fetches no more
+ * than it needs, and an `entries` walk holds about 2 MiB at most.
  *
  * An iterator of its own rather than async generators: a generator per layer cost about 0.5 µs a
  * row, as much as the rest of a `keys` walk.

@@ -14,8 +14,8 @@ export interface KeysOptions {
   limit?: number;
   /**
    * Rows of the first query, 1 to 100,000; later queries of the walk fetch twice as many as the one
-   * before, up to 16 times this; an `entries` page stops growing at 4 MiB (its values, and about
-   * 1 KiB a row).
+   * before, up to 16 times this; an `entries` page is doubled only while the double stays within
+   * 2 MiB (its values, and about 1 KiB a row).
    * @default the store's `pageSize` (1,000)
    */
   pageSize?: number;

@@ -33,14 +33,14 @@ describe("KeysetWalk", () => {
     expect(Math.max(...sizes)).toBe(100_000);
   });
 
-  it("stops growing once a page holds over 4 MiB of values", async () => {
-    // 2 rows of 1.5 MiB (3 MiB) may double; 4 rows (6 MiB) may not.
-    expect(await pageSizes(20, 1.5 * 1024 * 1024, 2)).toEqual([2, 4, 4, 4, 4, 4]);
+  it("doubles a page only while the double stays within 2 MiB of values", async () => {
+    // 2 rows of 256 KiB (0.5 MiB) may double; 4 rows (1 MiB, and a little) may not.
+    expect(await pageSizes(20, 256 * 1024, 2)).toEqual([2, 4, 4, 4, 4, 4]);
   });
 
   it("counts about 1 KiB a row besides its value", async () => {
-    // 4,000 rows of 256 B come to 5 MiB so counted: the page stops growing there.
-    expect((await pageSizes(20_000, 256, 1000)).slice(0, 5)).toEqual([1000, 2000, 4000, 4000, 4000]);
+    // 2,000 rows of 1 B come to 2 MiB so counted: the page stops growing there.
+    expect((await pageSizes(20_000, 1, 1000)).slice(0, 5)).toEqual([1000, 2000, 2000, 2000, 2000]);
   });
 
   it("asks for no more than the limit leaves", async () => {
