@@ -35,7 +35,7 @@ export interface Sizes {
   bulkRows: number;
 }
 
-/** The sizes BENCHMARKS.md reports; about 8 minutes on two cores. */
+/** The sizes BENCHMARKS.md reports; about 25 minutes on two cores. */
 export const FULL: Sizes = {
   name: "full",
   runs: 5,
