@@ -463,6 +463,24 @@ function compare(a: string, b: string): number {
 export type PreparedQueries = ReturnType<typeof prepareQueries>;
 
 /**
+ * Copies of the query objects a node-postgres statement hands its client. node-postgres 8.11
+ * writes a call's callback into the object it is given (`Pool.query` does), and a `PoolClient.query`
+ * of an object that holds one returns nothing: a transaction's statement must not share them with
+ * the store's.
+ */
+function ownConfigs(statement: object): PropertyDescriptorMap {
+  const configs: PropertyDescriptorMap = {};
+  for (const name of ["queryConfig", "rawQueryConfig"]) {
+    const config: unknown = (statement as Record<string, unknown>)[name];
+    if (typeof config !== "object" || config === null) continue;
+    // Without what a call wrote into it: its values and its callback.
+    const { callback: _callback, values: _values, ...own } = config as Record<string, unknown>;
+    configs[name] = { value: own };
+  }
+  return configs;
+}
+
+/**
  * A store's statements as a transaction of it runs them: the store's own, each sent through the
  * transaction's connection. Building them again on the transaction's database cost about 250 µs
  * of Drizzle's query building per transaction, for the same text. Every Drizzle PostgreSQL driver's
@@ -484,7 +502,7 @@ export function queriesOn(
       if (statement === undefined) {
         const own = store[name as keyof PreparedQueries];
         if (client !== undefined && Object.hasOwn(own, "client")) {
-          statement = Object.create(own, { client: { value: client } });
+          statement = Object.create(own, { client: { value: client }, ...ownConfigs(own) });
         } else {
           built ??= prepareQueries(db, schema, prepare);
           statement = built[name as keyof PreparedQueries];
