@@ -80,7 +80,10 @@ describe.skipIf(unavailable !== undefined)(
     it("without prepare: false, fails with an error that names the option", async () => {
       const pool = new pg.Pool({ connectionString: url, max: 6 });
       try {
-        const store = await createStoreWithDb(drizzlePg({ client: pool }));
+        // Each call its own statement, spread over the pool's connections: batched, fewer
+        // statements would run at once, and the pooler might hand each the connection it was
+        // prepared on.
+        const store = await createStoreWithDb(drizzlePg({ client: pool }), { batch: false });
         const prefix = freshPrefix("named");
         const outcomes = await Promise.allSettled(
           Array.from({ length: 60 }, (_, i) => store.set(prefix, `k${i % 6}`, Buffer.from("v"))),
