@@ -60,7 +60,7 @@ export const FULL: Sizes = {
 /** Everything small, so that CI runs the whole bench in seconds and it cannot rot. */
 export const TINY: Sizes = {
   name: "tiny",
-  runs: 2,
+  runs: 1,
   slowRuns: 1,
   smallValue: 256,
   largeValue: 64 * 1024,
@@ -75,6 +75,6 @@ export const TINY: Sizes = {
   memoryRows: 2000,
   casIncrements: 40,
   watchChanges: 20,
-  processMs: 500,
+  processMs: 250,
   bulkRows: 2000,
 };
