@@ -193,6 +193,13 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
   const functionIn = (name: string) => sql.raw(qualified(`"${name}"`));
   const leaseExpiry = sql`clock_timestamp() + ${sql.placeholder("ttlMs")} * interval '1 millisecond'`;
 
+  // update's read, a builder each time: Drizzle's `for` changes the builder it is called on.
+  const updateRead = () =>
+    db
+      .select({ ...readable, revision: workflowStore.revision })
+      .from(workflowStore)
+      .where(thisRow);
+
   return preparedOnFirstUse({
     get: () => db.select(readable).from(workflowStore).where(and(thisRow, hasValue)).prepare(named("get")),
     // VALUES, not the SELECT of setRows: PGlite plans it faster (220 µs against 240 per call).
@@ -255,19 +262,8 @@ export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boole
         .prepare(named("get_with_revision")),
     // update's read: a row without a value (the Go store can write one) counts as absent, but its
     // revision makes the write that follows replace it rather than conflict with it.
-    updateRead: () =>
-      db
-        .select({ ...readable, revision: workflowStore.revision })
-        .from(workflowStore)
-        .where(thisRow)
-        .prepare(named("update_read")),
-    updateReadLocked: () =>
-      db
-        .select({ ...readable, revision: workflowStore.revision })
-        .from(workflowStore)
-        .where(thisRow)
-        .for("update")
-        .prepare(named("update_read_locked")),
+    updateRead: () => updateRead().prepare(named("update_read")),
+    updateReadLocked: () => updateRead().for("update").prepare(named("update_read_locked")),
     /** setIf with revision 0: the row only if there is none. */
     insertIfAbsent: () => {
       const written = db.$with("written").as(
