@@ -1,9 +1,9 @@
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "drizzle-kit";
-import { configFromEnv } from "./src/env.js";
-import { resolvePassword } from "./src/pgpass.js";
-import { tlsOptions } from "./src/tls.js";
+import { configFromEnv } from "./src/config/env.js";
+import { resolvePassword } from "./src/config/pgpass.js";
+import { tlsOptions } from "./src/config/tls.js";
 
 // One config for this repository (`npm run db:generate`) and for apps, which run it from the
 // installed package: `npx drizzle-kit migrate --config node_modules/drizzle-workflow-store/drizzle.config.ts`.

@@ -1,13 +1,13 @@
 /**
  * The statements the raw paths send, to `plain_store`: a table of the store's shape (columns,
  * primary key, byte-order index) without triggers. The floors are what a user would write instead:
- * the simplest SQL for each call. The store's own statements, taken from `src/queries.ts` as Drizzle
+ * the simplest SQL for each call. The store's own statements, taken from the store's statement builders as Drizzle
  * writes them with the table renamed, stay beside them as a labelled path, to tell the cost of the
  * store's SQL from the cost of its client.
  */
 import { fillPlaceholders } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
-import { type PreparedQueries, prepareQueries, setRowsParameters } from "../src/queries.js";
+import { type PreparedQueries, prepareQueries, setRowsParameters } from "../src/postgres/queries.js";
 import { DEFAULT_SCHEMA } from "../src/schema.js";
 
 /** The largest value the store reads, its default maxValueBytes. */

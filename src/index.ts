@@ -1,44 +1,18 @@
-export { bytea } from "./bytea.js";
-export { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from "./catalog.js";
-export type { PostgresConfig, SslMode } from "./config.js";
-export { defaultConfig, defaultPoolSettings, SSL_MODES, validateConfig } from "./config.js";
-export { parseDsn, toDsn } from "./dsn.js";
-export type { EmbeddedConnectionOptions, EmbeddedStoreOptions } from "./embedded-store.js";
-export { connectEmbedded, createEmbeddedStore } from "./embedded-store.js";
-export { configFromEnv } from "./env.js";
-export type { ErrorSite, StoreErrorCode, StoreOperation } from "./errors.js";
-export { StoreError } from "./errors.js";
-export { checkKey, checkPrefix } from "./input.js";
-export type { MemoryStoreOptions } from "./memory-store.js";
-export { MemoryStore } from "./memory-store.js";
-export type { AnyPgDatabase, MigrateOptions, MigrationInfo, MigrationStatus } from "./migrate.js";
-export { migrate, migrationStatus } from "./migrate.js";
-export type { StoreOptions } from "./options.js";
+export type { PostgresConfig, SslMode } from "./config/config.js";
+export { defaultConfig, defaultPoolSettings, SSL_MODES, validateConfig } from "./config/config.js";
+export { parseDsn, toDsn } from "./config/dsn.js";
+export { configFromEnv } from "./config/env.js";
+export type { ErrorSite, StoreErrorCode, StoreOperation } from "./core/errors.js";
+export { StoreError } from "./core/errors.js";
+export { checkKey, checkPrefix } from "./core/input.js";
+export type { StoreOptions } from "./core/options.js";
 export {
   DEFAULT_PURGE_BATCH_SIZE,
   defaultStoreOptions,
   MAX_PAGE_SIZE,
   MAX_SET_MANY_BYTES,
   MAX_VALUE_BYTES_LIMIT,
-} from "./options.js";
-export { connectPostgres, createPostgresStore } from "./postgres-store.js";
-export type { WorkflowStoreRow, WorkflowStoreTable, WorkflowStoreTables } from "./schema.js";
-export {
-  DEFAULT_SCHEMA,
-  REVISION_SEQUENCE,
-  TABLE_NAME,
-  workflowStore,
-  workflowStoreChanges,
-  workflowStoreCompaction,
-  workflowStoreLeases,
-  workflowStoreRevision,
-  workflowStoreTable,
-  workflowStoreTables,
-  workflowStoreWatchedUntil,
-  workflowStoreWatches,
-} from "./schema.js";
-export { createStoreWithDb, DrizzleStore } from "./store.js";
-export { translateError } from "./translate.js";
+} from "./core/options.js";
 export type {
   CompareOptions,
   Connection,
@@ -54,4 +28,30 @@ export type {
   Updater,
   WatchEvent,
   WatchOptions,
-} from "./types.js";
+} from "./core/types.js";
+export type { EmbeddedConnectionOptions, EmbeddedStoreOptions } from "./drivers/pglite/store.js";
+export { connectEmbedded, createEmbeddedStore } from "./drivers/pglite/store.js";
+export { connectPostgres, createPostgresStore } from "./drivers/postgres-js/connect.js";
+export type { MemoryStoreOptions } from "./memory/store.js";
+export { MemoryStore } from "./memory/store.js";
+export { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from "./migrations/catalog.js";
+export type { AnyPgDatabase, MigrateOptions, MigrationInfo, MigrationStatus } from "./migrations/migrate.js";
+export { migrate, migrationStatus } from "./migrations/migrate.js";
+export { bytea } from "./postgres/bytea.js";
+export { createStoreWithDb, DrizzleStore } from "./postgres/store.js";
+export { translateError } from "./postgres/translate.js";
+export type { WorkflowStoreRow, WorkflowStoreTable, WorkflowStoreTables } from "./schema.js";
+export {
+  DEFAULT_SCHEMA,
+  REVISION_SEQUENCE,
+  TABLE_NAME,
+  workflowStore,
+  workflowStoreChanges,
+  workflowStoreCompaction,
+  workflowStoreLeases,
+  workflowStoreRevision,
+  workflowStoreTable,
+  workflowStoreTables,
+  workflowStoreWatchedUntil,
+  workflowStoreWatches,
+} from "./schema.js";

@@ -11,7 +11,7 @@ import {
   timestamp,
   varchar,
 } from "drizzle-orm/pg-core";
-import { bytea } from "./bytea.js";
+import { bytea } from "./postgres/bytea.js";
 
 /** The PostgreSQL schema the table lives in unless a store is told otherwise. */
 export const DEFAULT_SCHEMA = "public";

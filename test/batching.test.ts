@@ -5,6 +5,7 @@ import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveStoreOptions } from "../src/core/options.js";
 import {
   type Connection,
   connectEmbedded,
@@ -14,8 +15,7 @@ import {
   type Store,
   StoreError,
 } from "../src/index.js";
-import { resolveStoreOptions } from "../src/options.js";
-import { openStore } from "../src/store.js";
+import { openStore } from "../src/postgres/store.js";
 import { databaseUrl, skipReason } from "./support/postgres.js";
 
 const CALLERS = 32;

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import { passwordFromFile } from "../src/config/pgpass.js";
 import {
   configFromEnv,
   defaultConfig,
@@ -14,7 +15,6 @@ import {
   toDsn,
   validateConfig,
 } from "../src/index.js";
-import { passwordFromFile } from "../src/pgpass.js";
 
 function configError(run: () => unknown): StoreError {
   try {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LOCK_FILE, lockDataDir } from "../src/data-dir-lock.js";
+import { LOCK_FILE, lockDataDir } from "../src/drivers/pglite/data-dir-lock.js";
 
 // Where the lock can tell a reused pid from its holder: the start time in /proc/<pid>/stat.
 const hasProc = existsSync("/proc/self/stat");

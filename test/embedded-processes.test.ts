@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { LOCK_FILE } from "../src/data-dir-lock.js";
+import { LOCK_FILE } from "../src/drivers/pglite/data-dir-lock.js";
 import { createEmbeddedStore } from "../src/index.js";
 import { cleanEnv } from "./support/processes.js";
 

@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { LOCK_FILE } from "../src/data-dir-lock.js";
+import { LOCK_FILE } from "../src/drivers/pglite/data-dir-lock.js";
 import { connectEmbedded, createEmbeddedStore, StoreError } from "../src/index.js";
 
 const run = promisify(execFile);

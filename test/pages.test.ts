@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KeysetWalk } from "../src/pages.js";
+import { KeysetWalk } from "../src/core/pages.js";
 
 /** Walks `count` rows of values of `bytes` each (keys only when 0), returning the size of every page fetched. */
 async function pageSizes(count: number, bytes: number, pageSize: number, limit = Number.POSITIVE_INFINITY) {

@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createPostgresStore, type WatchEvent } from "../src/index.js";
-import { arrayParameter, setRowsParameters } from "../src/queries.js";
+import { arrayParameter, setRowsParameters } from "../src/postgres/queries.js";
 import { freshPrefix } from "../src/testing/helpers.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 
 /**
- * The statements of the release before migration 0005 (src/queries.ts as it was), as Drizzle wrote
+ * The statements of the release before migration 0005 (the store's statements as they were), as Drizzle wrote
  * them: a store of that release still running during a rolling deploy sends these.
  */
 type Parameter = { placeholder: string } | { kind: "Param"; value: string } | string | number;

@@ -1,4 +1,4 @@
-import type { WatchEvent } from "../types.js";
+import type { WatchEvent } from "../core/types.js";
 
 /**
  * What a watcher that applies `events` in order to a map of keys and revisions holds, as the

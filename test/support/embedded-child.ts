@@ -19,7 +19,7 @@ import { once } from "node:events";
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { createInterface } from "node:readline";
-import { LOCK_FILE, lockDataDir } from "../../src/data-dir-lock.js";
+import { LOCK_FILE, lockDataDir } from "../../src/drivers/pglite/data-dir-lock.js";
 import { createEmbeddedStore, type Store, StoreError } from "../../src/index.js";
 
 // The tests read the keys back from here; each value is its key's bytes.
@@ -52,7 +52,7 @@ function slowLockReads(): void {
     return result;
   }) as typeof readFile;
   fs.readFileSync = slowed;
-  // The named exports that src/data-dir-lock.ts imports follow the patched function from here on.
+  // The named exports that the data directory lock imports follow the patched function from here on.
   syncBuiltinESMExports();
 }
 

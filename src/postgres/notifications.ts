@@ -1,6 +1,6 @@
-import { type ErrorSite, StoreError } from "./errors.js";
-import { pause } from "./pause.js";
-import { CHANGES_CHANNEL } from "./schema.js";
+import { type ErrorSite, StoreError } from "../core/errors.js";
+import { pause } from "../core/pause.js";
+import { CHANGES_CHANNEL } from "../schema.js";
 import { translateError } from "./translate.js";
 
 /**

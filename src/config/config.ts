@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { StoreError } from "./errors.js";
+import { StoreError } from "../core/errors.js";
 
 /** The TLS modes of the original store, with libpq's meaning. */
 export const SSL_MODES = ["disable", "require", "verify-ca", "verify-full"] as const;

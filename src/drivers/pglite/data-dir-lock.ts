@@ -13,8 +13,8 @@ import {
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { StoreError } from "./errors.js";
-import { translateError } from "./translate.js";
+import { StoreError } from "../../core/errors.js";
+import { translateError } from "../../postgres/translate.js";
 
 /**
  * The file inside a PGlite data directory that names the process holding the directory open. Two

@@ -1,7 +1,7 @@
 import { chmodSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { StoreError } from "../../core/errors.js";
 import { LOCK_FILE } from "./data-dir-lock.js";
-import { StoreError } from "./errors.js";
 
 /**
  * What an embedded data directory holds before PGlite opens it: the PostgreSQL major that made it

@@ -1,4 +1,4 @@
-import type { AnyPgDatabase } from "./migrate.js";
+import type { AnyPgDatabase } from "../migrations/migrate.js";
 /**
  * Called by {@link Store.list} once per key. Returning `false` (or a promise of it) stops the
  * listing; anything else goes on to the next key.

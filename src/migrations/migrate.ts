@@ -3,11 +3,11 @@ import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
 import { bigint, type PgDatabase, type PgQueryResultHKT, pgSchema, serial, text } from "drizzle-orm/pg-core";
+import { StoreError } from "../core/errors.js";
+import { checkSchemaName, defaultStoreOptions } from "../core/options.js";
+import { isPermissionDenied, translateError } from "../postgres/translate.js";
+import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
 import { type CatalogState, inspectCatalog, journalName, type Layout, layoutOf, resultRows } from "./catalog.js";
-import { StoreError } from "./errors.js";
-import { checkSchemaName, defaultStoreOptions } from "./options.js";
-import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
-import { isPermissionDenied, translateError } from "./translate.js";
 
 /** Any Drizzle PostgreSQL database or transaction, whatever its driver. */
 // biome-ignore lint/suspicious/noExplicitAny: the store works with every app schema.
@@ -49,7 +49,7 @@ export interface MigrationStatus {
 const MIGRATION_LOCK_ID = 0x5753_4d49_4752_4154n;
 
 // drizzle/ sits beside src/ and dist/ alike.
-const migrationsFolder = fileURLToPath(new URL("../drizzle", import.meta.url));
+const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
 interface MigrationFile {
   tag: string;

@@ -1,7 +1,5 @@
 import { inspect } from "node:util";
-import { type BatchedCalls, batchedCalls } from "./batching.js";
-import { inspectCatalog, layoutOf } from "./catalog.js";
-import { conflict, type ErrorSite, StoreError } from "./errors.js";
+import { conflict, type ErrorSite, StoreError } from "../core/errors.js";
 import {
   checkEntries,
   checkExpectedRevision,
@@ -15,17 +13,11 @@ import {
   checkUpdater,
   checkValue,
   checkWork,
-} from "./input.js";
-import { acquireLease, type LeaseBackend } from "./leases.js";
-import { type Notifications, notificationsOf } from "./listen.js";
-import { type AnyPgDatabase, migrate } from "./migrate.js";
-import { resolveStoreOptions, type StoreOptions } from "./options.js";
-import { eachKey, KeysetWalk, type Walk } from "./pages.js";
-import { pause } from "./pause.js";
-import { connectionsOf } from "./pool-size.js";
-import { arrayParameter, type PreparedQueries, prepareQueries, queriesOn, setRowsParameters } from "./queries.js";
-import { DEFAULT_SCHEMA, TABLE_NAME } from "./schema.js";
-import { isDeadlock, translateError } from "./translate.js";
+} from "../core/input.js";
+import { acquireLease, type LeaseBackend } from "../core/leases.js";
+import { resolveStoreOptions, type StoreOptions } from "../core/options.js";
+import { eachKey, KeysetWalk, type Walk } from "../core/pages.js";
+import { pause } from "../core/pause.js";
 import type {
   CompareOptions,
   EntriesInput,
@@ -40,9 +32,17 @@ import type {
   Updater,
   WatchEvent,
   WatchOptions,
-} from "./types.js";
-import { type ReadRow, RecentConflicts, type RowAccess, readModifyWrite, UpdateTurns } from "./update.js";
-import { type ChangeSource, watchChanges } from "./watch.js";
+} from "../core/types.js";
+import { type ReadRow, RecentConflicts, type RowAccess, readModifyWrite, UpdateTurns } from "../core/update.js";
+import { type ChangeSource, watchChanges } from "../core/watch.js";
+import { connectionsOf } from "../drivers/pool-size.js";
+import { inspectCatalog, layoutOf } from "../migrations/catalog.js";
+import { type AnyPgDatabase, migrate } from "../migrations/migrate.js";
+import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
+import { type BatchedCalls, batchedCalls } from "./batching.js";
+import { type Notifications, notificationsOf } from "./notifications.js";
+import { arrayParameter, type PreparedQueries, prepareQueries, queriesOn, setRowsParameters } from "./queries.js";
+import { isDeadlock, translateError } from "./translate.js";
 import { settle, WatchedPrefixes } from "./watched-prefixes.js";
 
 /**

@@ -1,5 +1,5 @@
-import { type ErrorSite, StoreError, type StoreErrorCode } from "./errors.js";
-import { TABLE_NAME } from "./schema.js";
+import { type ErrorSite, StoreError, type StoreErrorCode } from "../core/errors.js";
+import { TABLE_NAME } from "../schema.js";
 
 // SQLSTATE codes and classes (PostgreSQL manual, appendix A) that mean the connection, not the
 // query, failed.

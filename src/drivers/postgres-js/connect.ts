@@ -2,17 +2,17 @@ import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
-import { defaultConfig, defaultPoolSettings, type PostgresConfig, validateConfig } from "./config.js";
-import { importDriver } from "./drivers.js";
-import { parseDsn } from "./dsn.js";
-import { StoreError } from "./errors.js";
-import { resolveStoreOptions, type StoreOptions } from "./options.js";
-import { pause } from "./pause.js";
-import { describePasswordSource, resolvePassword } from "./pgpass.js";
-import { openStore } from "./store.js";
-import { serverOffersTls, tlsOptions } from "./tls.js";
-import { isPasswordRefused, translateError } from "./translate.js";
-import type { Connection, Store } from "./types.js";
+import { defaultConfig, defaultPoolSettings, type PostgresConfig, validateConfig } from "../../config/config.js";
+import { parseDsn } from "../../config/dsn.js";
+import { describePasswordSource, resolvePassword } from "../../config/pgpass.js";
+import { serverOffersTls, tlsOptions } from "../../config/tls.js";
+import { StoreError } from "../../core/errors.js";
+import { resolveStoreOptions, type StoreOptions } from "../../core/options.js";
+import { pause } from "../../core/pause.js";
+import type { Connection, Store } from "../../core/types.js";
+import { openStore } from "../../postgres/store.js";
+import { isPasswordRefused, translateError } from "../../postgres/translate.js";
+import { importDriver } from "../import.js";
 
 function resolveConfig(config: Partial<PostgresConfig> | string | undefined): PostgresConfig {
   if (typeof config === "string") return parseDsn(config);

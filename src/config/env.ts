@@ -1,6 +1,6 @@
+import { StoreError } from "../core/errors.js";
 import { defaultConfig, type PostgresConfig, validateConfig } from "./config.js";
 import { parseDsn } from "./dsn.js";
-import { StoreError } from "./errors.js";
 
 /**
  * A config from the environment: `DATABASE_URL` when it is set (any form {@link parseDsn} takes),

@@ -1,11 +1,11 @@
+import { resolveStoreOptions, type StoreOptions } from "../../core/options.js";
+import type { Connection, Store } from "../../core/types.js";
+import { openStore } from "../../postgres/store.js";
+import { translateError } from "../../postgres/translate.js";
+import { importDriver } from "../import.js";
+import { analyzeNeverAnalyzed, drizzleReadyClient } from "./client.js";
 import { inspectDataDir, majorMismatch } from "./data-dir.js";
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
-import { importDriver } from "./drivers.js";
-import { analyzeNeverAnalyzed, drizzleReadyClient } from "./embedded-client.js";
-import { resolveStoreOptions, type StoreOptions } from "./options.js";
-import { openStore } from "./store.js";
-import { translateError } from "./translate.js";
-import type { Connection, Store } from "./types.js";
 
 /** Where {@link connectEmbedded} keeps the database. */
 export interface EmbeddedConnectionOptions {

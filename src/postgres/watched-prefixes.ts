@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { pause } from "./pause.js";
+import { pause } from "../core/pause.js";
 
 /** How long a mark of migration 0005's workflow_store_watches lasts unless renewed, in seconds. */
 const WATCH_MARK_SECONDS = 30;

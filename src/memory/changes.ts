@@ -1,6 +1,6 @@
-import { StoreError } from "./errors.js";
-import type { WatchEvent } from "./types.js";
-import type { ChangeSource } from "./watch.js";
+import { StoreError } from "../core/errors.js";
+import type { WatchEvent } from "../core/types.js";
+import type { ChangeSource } from "../core/watch.js";
 
 /** A change as the memory store records it: a watch event and its prefix. */
 export type MemoryChange = WatchEvent & { prefix: string };

@@ -1,6 +1,6 @@
-import { MIGRATIONS_SCHEMA } from "./catalog.js";
+import { MIGRATIONS_SCHEMA } from "../migrations/catalog.js";
+import { DEFAULT_SCHEMA } from "../schema.js";
 import { StoreError } from "./errors.js";
-import { DEFAULT_SCHEMA } from "./schema.js";
 
 /** How a store behaves, whatever it runs on. */
 export interface StoreOptions {

@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { conflict } from "./errors.js";
+import { conflict } from "../core/errors.js";
 import {
   checkEntries,
   checkExpectedRevision,
@@ -13,12 +13,10 @@ import {
   checkUpdater,
   checkValue,
   checkWork,
-} from "./input.js";
-import { acquireLease, type LeaseBackend } from "./leases.js";
-import { type MemoryChange, MemoryChanges } from "./memory-changes.js";
-import { type MemoryEntry, MemoryLayer } from "./memory-layer.js";
-import { resolveStoreOptions, type StoreOptions } from "./options.js";
-import { eachKey, KeysetWalk } from "./pages.js";
+} from "../core/input.js";
+import { acquireLease, type LeaseBackend } from "../core/leases.js";
+import { resolveStoreOptions, type StoreOptions } from "../core/options.js";
+import { eachKey, KeysetWalk } from "../core/pages.js";
 import type {
   CompareOptions,
   EntriesInput,
@@ -33,9 +31,11 @@ import type {
   Updater,
   WatchEvent,
   WatchOptions,
-} from "./types.js";
-import { type RowAccess, readModifyWrite } from "./update.js";
-import { watchChanges } from "./watch.js";
+} from "../core/types.js";
+import { type RowAccess, readModifyWrite } from "../core/update.js";
+import { watchChanges } from "../core/watch.js";
+import { type MemoryChange, MemoryChanges } from "./changes.js";
+import { type MemoryEntry, MemoryLayer } from "./layer.js";
 
 /**
  * Orders strings by code point, which is the byte order of their UTF-8 (PostgreSQL's C collation).

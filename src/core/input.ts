@@ -1,4 +1,4 @@
-import { asBuffer } from "./bytea.js";
+import { asBuffer } from "../postgres/bytea.js";
 import { type ErrorSite, StoreError, type StoreOperation } from "./errors.js";
 import { DEFAULT_PURGE_BATCH_SIZE, MAX_PAGE_SIZE, MAX_SET_MANY_BYTES } from "./options.js";
 import type { CompareOptions, KeysOptions, LeaseOptions, PurgeOptions, WatchOptions } from "./types.js";

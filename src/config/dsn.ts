@@ -1,5 +1,5 @@
+import { StoreError } from "../core/errors.js";
 import { defaultConfig, type PostgresConfig, SSL_MODES, type SslMode, validateConfig } from "./config.js";
-import { StoreError } from "./errors.js";
 
 function dsnError(detail: string): StoreError {
   // The DSN itself is never quoted back: it may hold the password.

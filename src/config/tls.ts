@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { connect, isIP } from "node:net";
 import { type ConnectionOptions, checkServerIdentity } from "node:tls";
+import { StoreError } from "../core/errors.js";
 import type { PostgresConfig } from "./config.js";
-import { StoreError } from "./errors.js";
 
 function readPem(field: "sslRootCert" | "sslCert" | "sslKey", path: string | undefined): Buffer | undefined {
   if (path === undefined) return undefined;
