@@ -15,7 +15,6 @@ export {
 } from "./core/options.js";
 export type {
   CompareOptions,
-  Connection,
   EntriesInput,
   KeysOptions,
   Lease,
@@ -29,16 +28,18 @@ export type {
   WatchEvent,
   WatchOptions,
 } from "./core/types.js";
+export type { AnyPgDatabase, Connection } from "./drivers/contract.js";
 export type { EmbeddedConnectionOptions, EmbeddedStoreOptions } from "./drivers/pglite/store.js";
 export { connectEmbedded, createEmbeddedStore } from "./drivers/pglite/store.js";
 export { connectPostgres, createPostgresStore } from "./drivers/postgres-js/connect.js";
-export type { MemoryStoreOptions } from "./memory/store.js";
+export type { MemoryStoreOptions } from "./memory/options.js";
 export { MemoryStore } from "./memory/store.js";
 export { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from "./migrations/catalog.js";
-export type { AnyPgDatabase, MigrateOptions, MigrationInfo, MigrationStatus } from "./migrations/migrate.js";
+export type { MigrateOptions, MigrationInfo, MigrationStatus } from "./migrations/migrate.js";
 export { migrate, migrationStatus } from "./migrations/migrate.js";
 export { bytea } from "./postgres/bytea.js";
-export { createStoreWithDb, DrizzleStore } from "./postgres/store.js";
+export { createStoreWithDb } from "./postgres/open.js";
+export { DrizzleStore } from "./postgres/store.js";
 export { translateError } from "./postgres/translate.js";
 export type { WorkflowStoreRow, WorkflowStoreTable, WorkflowStoreTables } from "./schema.js";
 export {

@@ -15,7 +15,7 @@ import {
   type Store,
   StoreError,
 } from "../src/index.js";
-import { openStore } from "../src/postgres/store.js";
+import { openStore } from "../src/postgres/open.js";
 import { databaseUrl, skipReason } from "./support/postgres.js";
 
 const CALLERS = 32;

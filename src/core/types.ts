@@ -1,4 +1,3 @@
-import type { AnyPgDatabase } from "../migrations/migrate.js";
 /**
  * Called by {@link Store.list} once per key. Returning `false` (or a promise of it) stops the
  * listing; anything else goes on to the next key.
@@ -218,16 +217,5 @@ export interface Store {
    */
   purge(options: PurgeOptions): Promise<number>;
   /** Releases what the store opened itself; later calls reject with `CLOSED`. Calling it again does nothing. */
-  close(): Promise<void>;
-}
-
-/**
- * A Drizzle database the package opened ({@link connectPostgres}, {@link connectEmbedded}), with
- * what closes it.
- */
-export interface Connection {
-  readonly db: AnyPgDatabase;
-  /** What the connection reaches, for messages; never holds a password. */
-  readonly label: string;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
+import type { AnyPgDatabase } from "../drivers/contract.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
-import type { AnyPgDatabase } from "./migrate.js";
 
 /** Where a store's table and its migration journal live. */
 export interface Layout {

@@ -2,16 +2,13 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { readMigrationFiles } from "drizzle-orm/migrator";
-import { bigint, type PgDatabase, type PgQueryResultHKT, pgSchema, serial, text } from "drizzle-orm/pg-core";
+import { bigint, pgSchema, serial, text } from "drizzle-orm/pg-core";
 import { StoreError } from "../core/errors.js";
 import { checkSchemaName, defaultStoreOptions } from "../core/options.js";
+import type { AnyPgDatabase } from "../drivers/contract.js";
 import { isPermissionDenied, translateError } from "../postgres/translate.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
 import { type CatalogState, inspectCatalog, journalName, type Layout, layoutOf, resultRows } from "./catalog.js";
-
-/** Any Drizzle PostgreSQL database or transaction, whatever its driver. */
-// biome-ignore lint/suspicious/noExplicitAny: the store works with every app schema.
-export type AnyPgDatabase = PgDatabase<PgQueryResultHKT, any, any>;
 
 /** Where {@link migrate} and {@link migrationStatus} look. */
 export interface MigrateOptions {

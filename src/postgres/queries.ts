@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { and, Column, count, eq, is, isNotNull, lt, SQL, sql } from "drizzle-orm";
 import { makePgArray } from "drizzle-orm/pg-core";
 import type { WatchEvent } from "../core/types.js";
-import type { AnyPgDatabase } from "../migrations/migrate.js";
+import type { AnyPgDatabase } from "../drivers/contract.js";
 import { DEFAULT_SCHEMA, REVISION_SEQUENCE, workflowStoreTables } from "../schema.js";
 
 /** The database clock; `timestamptz` holds the instant whatever the session's TimeZone. */

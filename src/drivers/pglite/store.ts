@@ -1,7 +1,8 @@
 import { resolveStoreOptions, type StoreOptions } from "../../core/options.js";
-import type { Connection, Store } from "../../core/types.js";
-import { openStore } from "../../postgres/store.js";
+import type { Store } from "../../core/types.js";
+import { openStore } from "../../postgres/open.js";
 import { translateError } from "../../postgres/translate.js";
+import type { Connection } from "../contract.js";
 import { importDriver } from "../import.js";
 import { analyzeNeverAnalyzed, drizzleReadyClient } from "./client.js";
 import { inspectDataDir, majorMismatch } from "./data-dir.js";

@@ -9,9 +9,10 @@ import { serverOffersTls, tlsOptions } from "../../config/tls.js";
 import { StoreError } from "../../core/errors.js";
 import { resolveStoreOptions, type StoreOptions } from "../../core/options.js";
 import { pause } from "../../core/pause.js";
-import type { Connection, Store } from "../../core/types.js";
-import { openStore } from "../../postgres/store.js";
+import type { Store } from "../../core/types.js";
+import { openStore } from "../../postgres/open.js";
 import { isPasswordRefused, translateError } from "../../postgres/translate.js";
+import type { Connection } from "../contract.js";
 import { importDriver } from "../import.js";
 
 function resolveConfig(config: Partial<PostgresConfig> | string | undefined): PostgresConfig {
