@@ -7,7 +7,8 @@
  */
 import { fillPlaceholders } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
-import { type PreparedQueries, prepareQueries, setRowsParameters } from "../src/postgres/queries.js";
+import { setRowsParameters } from "../src/postgres/statements/parameters.js";
+import { type PreparedQueries, prepareQueries } from "../src/postgres/statements/prepare.js";
 import { DEFAULT_SCHEMA } from "../src/schema.js";
 
 /** The largest value the store reads, its default maxValueBytes. */

@@ -7,7 +7,7 @@ import { drizzle as pgliteDrizzle } from "drizzle-orm/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drizzleReadyClient } from "../src/drivers/pglite/client.js";
 import { connectEmbedded, migrate } from "../src/index.js";
-import { type PreparedQueries, prepareQueries } from "../src/postgres/queries.js";
+import { type PreparedQueries, prepareQueries } from "../src/postgres/statements/prepare.js";
 import { DEFAULT_SCHEMA } from "../src/schema.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 

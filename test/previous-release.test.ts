@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createPostgresStore, type WatchEvent } from "../src/index.js";
-import { arrayParameter, setRowsParameters } from "../src/postgres/queries.js";
+import { arrayParameter, setRowsParameters } from "../src/postgres/statements/parameters.js";
 import { freshPrefix } from "../src/testing/helpers.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 

@@ -1,4 +1,5 @@
-import { arrayParameter, type PreparedQueries, setRowsParameters } from "./queries.js";
+import { arrayParameter, setRowsParameters } from "./statements/parameters.js";
+import type { PreparedQueries } from "./statements/prepare.js";
 
 /**
  * Statements a store runs at once before calls of a batched kind wait to go together: more only

@@ -2,7 +2,8 @@ import type { WatchEvent } from "../core/types.js";
 import type { ChangeSource } from "../core/watch.js";
 import type { Calls } from "./calls.js";
 import { type Notifications, notificationsOf } from "./notifications.js";
-import { arrayParameter, type PreparedQueries } from "./queries.js";
+import { arrayParameter } from "./statements/parameters.js";
+import type { PreparedQueries } from "./statements/prepare.js";
 import { settle, WatchedPrefixes } from "./watched-prefixes.js";
 
 /**

@@ -1,6 +1,6 @@
 import type { LeaseBackend } from "../core/leases.js";
 import type { Calls } from "./calls.js";
-import type { PreparedQueries } from "./queries.js";
+import type { PreparedQueries } from "./statements/prepare.js";
 
 /** Leases held in rows of `workflow_store_leases`, with the store's statements. */
 export function leasesIn(queries: () => PreparedQueries, calls: Calls): LeaseBackend {

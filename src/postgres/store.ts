@@ -5,7 +5,7 @@ import { once, PostgresBackend } from "./backend.js";
 import { batchedCalls } from "./batching.js";
 import { Calls } from "./calls.js";
 import { listeningOf } from "./changes.js";
-import { prepareQueries } from "./queries.js";
+import { prepareQueries } from "./statements/prepare.js";
 
 /**
  * The {@link Store} over a Drizzle PostgreSQL database of any driver. Built by

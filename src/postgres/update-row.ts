@@ -2,7 +2,7 @@ import type { KeySite } from "../core/backend.js";
 import type { Updater } from "../core/types.js";
 import { type ReadRow, type RowAccess, readModifyWrite } from "../core/update.js";
 import type { Calls } from "./calls.js";
-import type { PreparedQueries } from "./queries.js";
+import type { PreparedQueries } from "./statements/prepare.js";
 import { storedValue } from "./stored-value.js";
 
 /** The row of an `update` call, read (`for update` when `locked`) and written with the store's compare-and-set statements. */

@@ -1,0 +1,23 @@
+import { and, lt, type SQL, sql } from "drizzle-orm";
+import type { StatementContext } from "./context.js";
+
+/** Deletes of rows older than an instant, a batch at a time, in every prefix or in one. */
+export function purgeStatements(c: StatementContext) {
+  const { db, table, named, limit } = c;
+  const purge = (where: SQL | undefined, name: string) => {
+    // A batch of old rows, skipping any a writer holds, so that purge never waits on a row (a
+    // row's age is checked again once locked).
+    const batch = db
+      .select({ prefix: table.prefix, key: table.key })
+      .from(table)
+      .where(where)
+      .limit(limit)
+      .for("update", { skipLocked: true });
+    return c.countDeleted(sql`(${table.prefix}, ${table.key}) in (${batch})`, name);
+  };
+  const olderThan = lt(table.updatedAt, sql.placeholder("olderThan"));
+  return {
+    purgeAll: () => purge(olderThan, named("purge")),
+    purgePrefix: () => purge(and(olderThan, c.inPrefix), named("purge_prefix")),
+  };
+}
