@@ -284,6 +284,45 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
     }
   });
 
+  it("on a node-postgres pool: ends its watches with the server's refusal when the listening connection cannot log in again", async () => {
+    const database = await fresh("watch_refused");
+    const { client: checker, db } = database.connect();
+    await migrate(db);
+    const role = await createRole(database.url, (name) => [
+      `grant all on all tables in schema public to "${name}"`,
+      `grant all on all sequences in schema public to "${name}"`,
+      `grant execute on all functions in schema public to "${name}"`,
+      `grant usage on schema drizzle to "${name}"`,
+      `grant select on drizzle.__workflow_store_migrations to "${name}"`,
+    ]);
+    const pool = new pg.Pool({ connectionString: role.url, max: 2 });
+    const store = await createStoreWithDb(drizzlePg({ client: pool }), { autoMigrate: false });
+    try {
+      const prefix = freshPrefix();
+      const reader = await liveWatch(store, prefix);
+      const revision = await store.setIf(prefix, "k", bytes("1"), { revision: 0 });
+      expect(await reader.take(1)).toEqual([{ type: "set", key: "k", revision }]);
+      const failed = reader.next().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      // The role may no longer log in: the pool's open connections go on, a new listening one cannot.
+      await checker.unsafe(`alter role "${role.name}" nologin`);
+      const [listener] = await listeners(checker)();
+      await checker`select pg_terminate_backend(${listener as number})`;
+      const error = await failed;
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).message).toContain("not permitted to log in");
+      expect(await reader.next()).toEqual({ done: true, value: undefined });
+    } finally {
+      await store.close();
+      await pool.end();
+      await checker.unsafe(`alter role "${role.name}" login`);
+      await database.drop();
+      await role.drop();
+    }
+  });
+
   it("rejects a watch on a store over a transaction with CONFIG: it has no connection to listen on", async () => {
     const database = await fresh("watch_tx");
     const { db } = database.connect();

@@ -1,5 +1,6 @@
 import type { WatchEvent } from "../core/types.js";
 import type { ChangeSource } from "../core/watch.js";
+import type { Listen } from "../drivers/contract.js";
 import type { Calls } from "./calls.js";
 import { type Notifications, notificationsOf } from "./notifications.js";
 import { arrayParameter } from "./statements/parameters.js";
@@ -13,8 +14,8 @@ import { settle, WatchedPrefixes } from "./watched-prefixes.js";
 export interface Listening {
   current?: Notifications;
   readonly watched: WatchedPrefixes;
-  /** The driver's client under the store's database, which watches listen on. */
-  readonly client: unknown;
+  /** How the driver under the store's database listens; `undefined` when it cannot. */
+  readonly listen: Listen | undefined;
 }
 
 /**
@@ -22,9 +23,9 @@ export interface Listening {
  * transaction's (whose marks nobody would see before it commits, and which ends). A renewal wakes
  * every watch of the store.
  */
-export function listeningOf(client: unknown, queries: () => PreparedQueries, calls: Calls): Listening {
+export function listeningOf(listen: Listen | undefined, queries: () => PreparedQueries, calls: Calls): Listening {
   const listening: Listening = {
-    client,
+    listen,
     watched: new WatchedPrefixes(
       async (prefixes, watcher, seconds) => {
         await calls.run({ op: "watch", prefix: prefixes.length === 1 ? prefixes[0] : undefined }, () =>
@@ -45,7 +46,7 @@ export function changesIn(listening: Listening, queries: () => PreparedQueries, 
   return {
     subscribe: async (prefix, onWake) => {
       const site = { op: "watch", prefix } as const;
-      listening.current ??= notificationsOf(listening.client, site);
+      listening.current ??= notificationsOf(listening.listen, site);
       const notifications = listening.current;
       const state = await listening.watched.add(prefix);
       try {
@@ -65,6 +66,9 @@ export function changesIn(listening: Listening, queries: () => PreparedQueries, 
     },
     settled: (prefix, signal) =>
       settle(async () => {
+        // Listening that ended for good ends the watches, through their reads.
+        const failure = listening.current?.failure;
+        if (failure !== undefined) throw failure;
         const [row] = await calls.run({ op: "watch", prefix }, () => queries().horizon.execute({ prefix }));
         return { revision: row?.revision ?? 0, writers: row?.writers ? row.writers.split(",") : [] };
       }, signal),

@@ -1,257 +1,41 @@
 import { type ErrorSite, StoreError } from "../core/errors.js";
 import { pause } from "../core/pause.js";
-import { CHANGES_CHANNEL } from "../schema.js";
+import type { Listen } from "../drivers/contract.js";
 import { translateError } from "./translate.js";
 
 /**
- * The channel writes of watched prefixes notify on (migration 0005). A notification carries
- * nothing: it only tells listeners to read what changed, with their own privileges.
- */
-const CHANNEL = CHANGES_CHANNEL;
-
-/**
- * A store's one listening connection on {@link CHANNEL}, shared by all its watches: every
- * notification wakes every watch, which reads its prefix's changes (a notification does not say
- * which prefix changed).
+ * A store's one listening connection on the changes channel, shared by all its watches: every
+ * notification wakes every watch, which reads its prefix's changes (a notification carries
+ * nothing, and does not say which prefix changed).
  */
 export interface Notifications {
   /**
    * Calls `onWake` on each notification; resolves once listening (opening the connection for the
    * first watch). `onWake` is also called after the connection was lost and listens again (some
-   * notifications may have been missed), and when `close()` ends delivery. Resolves with what ends
-   * this subscription; the connection is let go when the last subscription ends.
+   * notifications may have been missed), when listening failed for good, and when `close()` ends
+   * delivery. Resolves with what ends this subscription; the connection is let go when the last
+   * subscription ends.
    */
   subscribe(site: ErrorSite, onWake: () => void): Promise<() => void>;
+  /**
+   * Why listening ended for good (its connection could not be opened again), until a later
+   * subscription listens anew: the watches' reads fail with it, which ends them.
+   */
+  readonly failure: StoreError | undefined;
   /** Wakes every subscription, as a notification would. */
   wake(): void;
   /** Ends listening; later subscriptions fail with `CLOSED`. */
   close(): Promise<void>;
 }
 
-/**
- * Listens on {@link CHANNEL} with one driver: calls `onPayload` with each notification's payload
- * and `onGap` when some may have been missed (the connection was lost, and listens again or never
- * will). Resolves once listening, with what stops it.
- */
-type Listen = (onPayload: (payload: string) => void, onGap: () => void) => Promise<() => Promise<void>>;
-
 /** How long stopping waits for a driver to let its listening connection go. */
 const STOP_WAIT_MS = 2000;
-
-/** The wait before reconnecting a listening connection of node-postgres: 25 ms doubling to 2 s, with jitter. */
-function reconnectDelayMs(failedAttempts: number): number {
-  return Math.min(50 * 2 ** failedAttempts, 2000) * (0.5 + Math.random() / 2);
-}
-
-/** The parts of a postgres.js `Sql` listening needs. */
-interface PostgresJsClient {
-  (...args: never[]): unknown;
-  listen(
-    channel: string,
-    onNotify: (payload: string) => void,
-    onListen?: () => void,
-  ): Promise<{ unlisten(): Promise<unknown> }>;
-}
-
-/** The parts of a node-postgres `Client` listening needs. */
-interface PgClient {
-  connect(): Promise<unknown>;
-  query(text: string): Promise<unknown>;
-  end(): Promise<unknown>;
-  on(event: string, listener: (...args: never[]) => void): unknown;
-  removeListener(event: string, listener: (...args: never[]) => void): unknown;
-}
-
-/** The parts of a node-postgres `Pool` listening needs: the class of its clients and their options. */
-interface PgPool {
-  Client: new (options: unknown) => PgClient;
-  options: unknown;
-}
-
-/** The parts of PGlite listening needs. */
-interface PgliteClient {
-  listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
-}
-
-function hasMethods(value: unknown, ...names: string[]): boolean {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    names.every((name) => typeof (value as Record<string, unknown>)[name] === "function")
-  );
-}
-
-/**
- * postgres.js keeps one listening connection per `Sql` and reconnects it by itself, calling
- * `onListen` again each time it listens anew. When the store opened the pool, ending the store
- * ends that connection; on an app's own `Sql` it stays open (unlistened) until the app ends it.
- */
-function listenPostgresJs(client: PostgresJsClient): Listen {
-  return async (onPayload, onGap) => {
-    let active = true;
-    let listening = false;
-    try {
-      const { unlisten } = await client.listen(
-        CHANNEL,
-        (payload) => {
-          if (active) onPayload(payload);
-        },
-        () => {
-          if (active && listening) onGap();
-          listening = true;
-        },
-      );
-      return async () => {
-        active = false;
-        await unlisten();
-      };
-    } catch (error) {
-      // postgres.js keeps a failed listener and listens for it once it connects: ignore it then.
-      active = false;
-      throw error;
-    }
-  };
-}
-
-/** Connects a node-postgres client and listens on it; ends it if either fails. */
-async function connectListening(client: PgClient): Promise<void> {
-  try {
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
-  } catch (error) {
-    client.end().catch(() => {});
-    throw error;
-  }
-}
-
-function notificationHandler(onPayload: (payload: string) => void) {
-  return (message: { channel?: string; payload?: string }) => {
-    if (message.channel === CHANNEL && typeof message.payload === "string") onPayload(message.payload);
-  };
-}
-
-/**
- * A node-postgres pool: a client of the pool's class and options, outside the pool, so that it
- * takes none of the app's connections (a pool of one would otherwise never answer the watch's
- * own reads). Lost, it is replaced, with a growing wait between failed attempts, and `onGap` is
- * called once the new one listens.
- */
-function listenPgPool(pool: PgPool): Listen {
-  return async (onPayload, onGap) => {
-    let stopped = false;
-    let current: PgClient | undefined;
-    let failures = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const onNotification = notificationHandler(onPayload);
-    const ended = new WeakSet<PgClient>();
-
-    const open = async (): Promise<PgClient> => {
-      const client = new pool.Client(pool.options);
-      // The connection's loss is handled on "end"; without a listener, "error" would end the process.
-      client.on("error", () => {});
-      client.on("notification", onNotification);
-      client.on("end", () => {
-        ended.add(client);
-        if (current !== client || stopped) return;
-        current = undefined;
-        reconnect();
-      });
-      await connectListening(client);
-      return client;
-    };
-    /** Listens on `client` from now on; one lost before it got here is replaced at once. */
-    const adopt = (client: PgClient) => {
-      current = client;
-      if (!ended.has(client)) return;
-      current = undefined;
-      reconnect();
-    };
-    const reconnect = () => {
-      timer = setTimeout(async () => {
-        timer = undefined;
-        if (stopped) return;
-        try {
-          const client = await open();
-          if (stopped) {
-            await client.end().catch(() => {});
-            return;
-          }
-          failures = 0;
-          adopt(client);
-          onGap();
-        } catch {
-          failures++;
-          if (!stopped) reconnect();
-        }
-      }, reconnectDelayMs(failures));
-    };
-
-    adopt(await open());
-    return async () => {
-      stopped = true;
-      clearTimeout(timer);
-      const client = current;
-      current = undefined;
-      await client?.end();
-    };
-  };
-}
-
-/**
- * A single node-postgres client (the app's own connection): it listens on it, between the app's
- * queries. A client cannot reconnect, so when it ends the watches are told of a gap, and their
- * read of storage fails with the client's error.
- */
-function listenPgClient(client: PgClient): Listen {
-  return async (onPayload, onGap) => {
-    const onNotification = notificationHandler(onPayload);
-    const onEnd = () => onGap();
-    client.on("notification", onNotification);
-    client.on("end", onEnd);
-    const detach = () => {
-      client.removeListener("notification", onNotification);
-      client.removeListener("end", onEnd);
-    };
-    try {
-      await client.query(`LISTEN ${CHANNEL}`);
-    } catch (error) {
-      detach();
-      throw error;
-    }
-    return async () => {
-      detach();
-      await client.query(`UNLISTEN ${CHANNEL}`).catch(() => {});
-    };
-  };
-}
-
-/** PGlite: notifications of its one session, in process; there is no connection to lose. */
-function listenPglite(client: PgliteClient): Listen {
-  return async (onPayload) => {
-    const unlisten = await client.listen(CHANNEL, onPayload);
-    return async () => {
-      // A PGlite closed already listens no more.
-      await unlisten().catch(() => {});
-    };
-  };
-}
-
-/** How a driver's client listens, or `undefined` when it cannot. */
-function listenerOf(client: unknown): Listen | undefined {
-  // postgres.js's Sql (or the store's proxy over it) is a tagged-template function.
-  if (typeof client === "function" && hasMethods(client, "listen")) return listenPostgresJs(client as PostgresJsClient);
-  if (hasMethods(client, "connect") && hasMethods((client as PgPool).Client)) {
-    return listenPgPool(client as PgPool);
-  }
-  if (hasMethods(client, "listen")) return listenPglite(client as PgliteClient);
-  if (hasMethods(client, "connect", "query", "on", "removeListener", "end")) return listenPgClient(client as PgClient);
-  return undefined;
-}
 
 class SharedNotifications implements Notifications {
   readonly #listen: Listen;
   readonly #subscribers = new Set<() => void>();
   #closed = false;
+  #failure: StoreError | undefined;
   /** What stops listening, while listening. */
   #stop: (() => Promise<void>) | undefined;
   /** Starting and stopping run one after another. */
@@ -284,6 +68,10 @@ class SharedNotifications implements Notifications {
     return unsubscribe;
   }
 
+  get failure(): StoreError | undefined {
+    return this.#failure;
+  }
+
   wake(): void {
     this.#wakeAll();
   }
@@ -300,10 +88,18 @@ class SharedNotifications implements Notifications {
     const step = this.#transitions.then(async () => {
       const wanted = this.#subscribers.size > 0 && !this.#closed;
       if (wanted && this.#stop === undefined) {
-        this.#stop = await this.#listen(
+        const stop = await this.#listen(
           () => this.#wakeAll(),
           () => this.#wakeAll(),
+          (error) => {
+            if (this.#stop !== stop) return;
+            this.#stop = undefined;
+            this.#failure = translateError(error, { op: "watch" });
+            this.#wakeAll();
+          },
         );
+        this.#stop = stop;
+        this.#failure = undefined;
       } else if (!wanted && this.#stop !== undefined) {
         const stop = this.#stop;
         this.#stop = undefined;
@@ -321,17 +117,14 @@ class SharedNotifications implements Notifications {
 }
 
 /**
- * The notifications of a Drizzle database's client: postgres.js (`sql.listen`, its own listening
- * connection, which it reconnects), node-postgres (for a pool, a client of the pool's class and
- * options outside the pool, reconnected with backoff; a single client listens itself), PGlite
- * (`listen`, in process). Throws a `CONFIG` `StoreError` at `site` when the client cannot listen
- * (a Drizzle transaction's, say). Nothing is opened until the first subscription.
+ * The notifications of a driver's listener (see {@link Driver.listener}); throws a `CONFIG`
+ * `StoreError` at `site` when there is none (a Drizzle transaction's database, another driver).
+ * Nothing is opened until the first subscription.
  *
  * LISTEN needs a session of its own: behind a transaction-mode pooler (PgBouncer, Supavisor) the
  * listening connection must go to the server directly, or no notification arrives.
  */
-export function notificationsOf(client: unknown, site: ErrorSite): Notifications {
-  const listen = listenerOf(client);
+export function notificationsOf(listen: Listen | undefined, site: ErrorSite): Notifications {
   if (listen === undefined) {
     throw new StoreError(
       "CONFIG",

@@ -2,7 +2,7 @@ import { StoreError } from "../core/errors.js";
 import { resolveStoreOptions, type StoreOptions } from "../core/options.js";
 import type { Store } from "../core/types.js";
 import type { AnyPgDatabase } from "../drivers/contract.js";
-import { connectionsOf } from "../drivers/pool-size.js";
+import { driverOf } from "../drivers/detect.js";
 import { inspectCatalog, layoutOf } from "../migrations/catalog.js";
 import { migrate } from "../migrations/migrate.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
@@ -22,7 +22,8 @@ import { translateError } from "./translate.js";
  */
 export async function createStoreWithDb(db: AnyPgDatabase, options?: StoreOptions): Promise<Store> {
   const client = (db as { $client?: unknown }).$client;
-  return openStore(db, resolveStoreOptions(options), undefined, "caller's database", connectionsOf(client));
+  const connections = driverOf(db)?.connections(client);
+  return openStore(db, resolveStoreOptions(options), undefined, "caller's database", connections);
 }
 
 /**

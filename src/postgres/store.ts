@@ -1,6 +1,8 @@
 import { StoreFront } from "../core/front.js";
 import type { StoreOptions } from "../core/options.js";
 import type { AnyPgDatabase } from "../drivers/contract.js";
+import { driverOf } from "../drivers/detect.js";
+import { CHANGES_CHANNEL } from "../schema.js";
 import { once, PostgresBackend } from "./backend.js";
 import { batchedCalls } from "./batching.js";
 import { Calls } from "./calls.js";
@@ -33,7 +35,7 @@ export class DrizzleStore extends StoreFront {
         : undefined;
     const calls = new Calls(batched?.batching, undefined);
     const client = (db as { $client?: unknown }).$client;
-    const listening = listeningOf(client, queries, calls);
+    const listening = listeningOf(driverOf(db)?.listener(client, CHANGES_CHANNEL), queries, calls);
     super(new PostgresBackend({ db, options, label, queries, calls, batched, listening, release }));
   }
 }
