@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 
 /** Where a connection goes, as the password file matches it. */
-export interface PasswordTarget {
+interface PasswordTarget {
   host: string;
   port: number;
   database: string;

@@ -205,7 +205,7 @@ export function checkWork(work: unknown): void {
 }
 
 /** The longest lease a caller may ask for: a day. */
-export const MAX_LEASE_TTL_MS = 24 * 60 * 60 * 1000;
+const MAX_LEASE_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Checks the expected revision of `setIf` (where 0 means "only if absent") or `removeIf` (which

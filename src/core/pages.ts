@@ -3,7 +3,7 @@ import { MAX_PAGE_SIZE } from "./options.js";
 import type { ListIterator } from "./types.js";
 
 /** Fetches up to `limit` rows of a prefix whose key comes after `after` (all when undefined), in byte order. */
-export type PageFetcher<T> = (after: string | undefined, limit: number) => Promise<T[]>;
+type PageFetcher<T> = (after: string | undefined, limit: number) => Promise<T[]>;
 
 /** How many times the first page's rows a later page of one walk may fetch. */
 const PAGE_GROWTH_LIMIT = 16;

@@ -35,7 +35,7 @@ export interface ChangeSource {
 }
 
 /** A watch's wake-ups, and what it tells its source of how it reads. */
-export interface Subscription {
+interface Subscription {
   /** The watch will wait for a wake-up: resolves once wake-ups of its prefix are live again. */
   waiting(): Promise<void>;
   /** The watch reads again without waiting for a wake-up: its last read found changes. */

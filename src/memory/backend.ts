@@ -8,6 +8,7 @@ import { type RowAccess, readModifyWrite } from "../core/update.js";
 import type { ChangeSource } from "../core/watch.js";
 import { type MemoryChange, MemoryChanges } from "./changes.js";
 import { type MemoryEntry, MemoryLayer } from "./layer.js";
+import { leasesIn, type MemoryLeases } from "./leases.js";
 import type { MemoryStoreOptions } from "./options.js";
 import { compareCodePoints, firstAfter } from "./order.js";
 
@@ -18,8 +19,7 @@ interface Shared {
   /** Counts writes in any layer, so that a sorted key list knows when it went stale. */
   version: number;
   readonly changes: MemoryChanges;
-  /** Leases by name, with the holder's token and when it expires (ms since the epoch). */
-  readonly leases: Map<string, { token: number; expiresAt: number }>;
+  readonly leases: MemoryLeases;
 }
 
 /**
@@ -54,7 +54,7 @@ export class MemoryBackend implements Backend {
       leases: new Map(),
     };
     this.changes = this.#changeSource();
-    this.leases = this.#leaseBackend();
+    this.leases = leasesIn(this.#shared.leases, this.#shared.changes);
   }
 
   get closed(): boolean {
@@ -314,31 +314,6 @@ export class MemoryBackend implements Backend {
     let layer = this.#layer;
     while (layer.parent !== undefined) layer = layer.parent;
     return layer;
-  }
-
-  #leaseBackend(): LeaseBackend {
-    const leases = this.#shared.leases;
-    const changes = this.#shared.changes;
-    return {
-      acquire: async (name, ttlMs) => {
-        const now = Date.now();
-        const held = leases.get(name);
-        if (held !== undefined && held.expiresAt > now) return null;
-        const lease = { token: changes.next(), expiresAt: now + ttlMs };
-        leases.set(name, lease);
-        return { token: lease.token, expiresAt: new Date(lease.expiresAt) };
-      },
-      renew: async (name, token, ttlMs) => {
-        const now = Date.now();
-        const held = leases.get(name);
-        if (held === undefined || held.token !== token || held.expiresAt <= now) return null;
-        held.expiresAt = now + ttlMs;
-        return new Date(held.expiresAt);
-      },
-      release: async (name, token) => {
-        if (leases.get(name)?.token === token) leases.delete(name);
-      },
-    };
   }
 
   /** Up to `limit` rows after `after`, from the prefix's keys sorted once per version. */

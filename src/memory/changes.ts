@@ -6,7 +6,7 @@ import type { ChangeSource } from "../core/watch.js";
 export type MemoryChange = WatchEvent & { prefix: string };
 
 /** How long the memory store keeps removes for watches resuming after a revision unless told: a day, as on PostgreSQL. */
-export const DEFAULT_CHANGE_RETENTION_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_CHANGE_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /**
  * What the memory store keeps for revisions and watch: the last revision given out, the committed

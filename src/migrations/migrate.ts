@@ -141,7 +141,7 @@ function quoteIdentifier(name: string): string {
 }
 
 /** Why {@link migrate} has work to do, for its errors. */
-export function describePending(status: MigrationStatus): string {
+function describePending(status: MigrationStatus): string {
   if (status.migrations.every((m) => m.applied) && !status.tableExists) {
     return (
       `the ${TABLE_NAME} table is missing although ${status.journal} records every migration as applied ` +

@@ -22,7 +22,7 @@ import { RecentConflicts, UpdateTurns } from "./update-turns.js";
 const CLOSE_GRACE_MS = 5000;
 
 /** What a backend runs on: the store's own database, or a transaction on it. */
-export interface Session {
+interface Session {
   readonly db: AnyPgDatabase;
   readonly options: Readonly<Required<StoreOptions>>;
   /** What `util.inspect` shows of the store (never a password). */

@@ -6,7 +6,7 @@ import { customType } from "drizzle-orm/pg-core";
  * postgres.js and node-postgres give a `Buffer`, PGlite a `Uint8Array`, and paths that go through
  * JSON (relational queries, `json_agg`) the text form `\x0102…`.
  */
-export function byteaToBuffer(value: Uint8Array | string): Buffer {
+function byteaToBuffer(value: Uint8Array | string): Buffer {
   if (typeof value === "string") {
     if (!value.startsWith("\\x")) {
       throw new TypeError("bytea text must be in hex format (\\x…)");

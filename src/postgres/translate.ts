@@ -163,7 +163,7 @@ function withoutData(error: unknown): unknown {
 }
 
 /** The SQLSTATE of a driver's error, where it has one. */
-export function sqlState(error: unknown): string | undefined {
+function sqlState(error: unknown): string | undefined {
   const code = driverError(error)?.code;
   return typeof code === "string" ? code : undefined;
 }

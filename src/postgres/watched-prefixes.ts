@@ -17,10 +17,10 @@ const MAX_WRITER_POLL_MS = 50;
  * Marks, or with 0 seconds takes back, `prefixes` as watched by the store `watcher` in the
  * database (workflow_store_watch of migration 0005).
  */
-export type Mark = (prefixes: string[], watcher: string, seconds: number) => Promise<void>;
+type Mark = (prefixes: string[], watcher: string, seconds: number) => Promise<void>;
 
 /** What a watch tells of its prefix: whether it waits for a wake-up, or reads anyway. */
-export interface WatchState {
+interface WatchState {
   /** The watch will wait for a wake-up: resolves once its prefix is marked, so that writes notify. */
   waiting(): Promise<void>;
   /** The watch reads again without waiting (its last read found changes). */
@@ -156,7 +156,7 @@ export class WatchedPrefixes {
 }
 
 /** What {@link settle} reads: the last revision given out and the transactions writing the prefix. */
-export interface Horizon {
+interface Horizon {
   revision: number;
   writers: string[];
 }

@@ -110,13 +110,10 @@ interface OpenedPostgres {
   end(graceSeconds: number): Promise<void>;
 }
 
-async function openPostgres(config: Partial<PostgresConfig> | string | undefined): Promise<OpenedPostgres> {
-  const resolved = resolveConfig(config);
-  const [{ default: postgres }, { drizzle }] = await importDriver("postgres", "connectPostgres", () =>
-    Promise.all([import("postgres"), import("drizzle-orm/postgres-js")]),
-  );
+/** The settings of the store's postgres.js pools, from a resolved config. */
+function poolOptions(resolved: PostgresConfig) {
   const pool = { ...defaultPoolSettings, ...resolved };
-  const options = {
+  return {
     host: resolved.host,
     port: resolved.port,
     user: resolved.user,
@@ -143,34 +140,20 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
     // statements send arrays as text (see arrayParameter); an app's own Drizzle array columns do too.
     fetch_types: false,
   };
-  // postgres.js sends up to 100 queries on a connection before the first is answered, and with
-  // postgres.js 3 a connection that drops can leave some of them never settled (porsager/postgres#708,
-  // #970): those routed to it between the socket's error and its close. With 32 callers and three
-  // kills, 16 calls stayed pending. With no query sent behind another, none did. postgres.js 4
-  // counts max_pipeline as the queries in flight on a connection, so 1 sends none behind another
-  // (and 0 would send nothing once every connection is busy); postgres.js 3 counts those sent behind
-  // the first, so there it takes 0 (an option it reads but does not document).
-  const unpipelined = { ...options, max_pipeline: (await postgresJsMajor()) === 3 ? 0 : 1 };
-  const statements = postgres(unpipelined);
-  // That setting makes `begin` fail every time (porsager/postgres#1210), and with max_pipeline: 1 a
-  // BEGIN sent behind another query goes out without reserving its connection (#1189): the
-  // transaction fails with UNSAFE_TRANSACTION and later calls run inside it. A pool that runs only
-  // transactions never has a connection busy with a query of no transaction, so its BEGIN always
-  // finds the connection idle and reserves it.
-  const transactional = { ...options, max_pipeline: 1 };
-  const transactions = postgres(transactional);
-  const client = new Proxy(statements, {
-    get: (target, property, receiver) =>
-      property === "begin" ? transactions.begin : Reflect.get(target, property, receiver),
-  });
-  const db = drizzle({ client });
-  const end = async (graceSeconds: number) => {
-    // end() may never resolve once a connection was lost (porsager/postgres#1097): bound it.
-    const ended = Promise.all([statements.end({ timeout: graceSeconds }), transactions.end({ timeout: graceSeconds })]);
-    await Promise.race([ended, pause(graceSeconds * 1000 + 1000)]);
-  };
-  // postgres.js bounds each attempt, not the whole: a port that answers with something other than
-  // PostgreSQL (an HTTP proxy, say) makes it try again without end. The check gets one deadline.
+}
+
+/**
+ * Checks that the server answers, within `connectTimeoutSeconds` in all: postgres.js bounds each
+ * attempt, not the whole, and a port that answers with something other than PostgreSQL (an HTTP
+ * proxy, say) makes it try again without end. On failure, ends the pools and says why, as clearly
+ * as the server lets it: no TLS where the config requires it, or where a refused password came from.
+ */
+async function checkAnswers(
+  db: Connection["db"],
+  resolved: PostgresConfig,
+  end: (graceSeconds: number) => Promise<void>,
+): Promise<void> {
+  const seconds = { ...defaultPoolSettings, ...resolved }.connectTimeoutSeconds;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -179,10 +162,10 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
           new StoreError(
             "CONNECTION",
             { op: "connect" },
-            `no PostgreSQL answered at ${resolved.host}:${resolved.port} within ${pool.connectTimeoutSeconds} s`,
+            `no PostgreSQL answered at ${resolved.host}:${resolved.port} within ${seconds} s`,
           ),
         ),
-      pool.connectTimeoutSeconds * 1000,
+      seconds * 1000,
     );
   });
   try {
@@ -206,6 +189,40 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
   } finally {
     clearTimeout(timer);
   }
+}
+
+async function openPostgres(config: Partial<PostgresConfig> | string | undefined): Promise<OpenedPostgres> {
+  const resolved = resolveConfig(config);
+  const [{ default: postgres }, { drizzle }] = await importDriver("postgres", "connectPostgres", () =>
+    Promise.all([import("postgres"), import("drizzle-orm/postgres-js")]),
+  );
+  const options = poolOptions(resolved);
+  // postgres.js sends up to 100 queries on a connection before the first is answered, and with
+  // postgres.js 3 a connection that drops can leave some of them never settled (porsager/postgres#708,
+  // #970): those routed to it between the socket's error and its close. With no query sent behind
+  // another, none is left. postgres.js 4 counts max_pipeline as the queries in flight on a
+  // connection, so 1 sends none behind another (and 0 would send nothing once every connection is
+  // busy); postgres.js 3 counts those sent behind the first, so there it takes 0 (an option it
+  // reads but does not document).
+  const unpipelined = { ...options, max_pipeline: (await postgresJsMajor()) === 3 ? 0 : 1 };
+  const statements = postgres(unpipelined);
+  // That setting makes `begin` fail every time (porsager/postgres#1210), and with max_pipeline: 1 a
+  // BEGIN sent behind another query goes out without reserving its connection (#1189): the
+  // transaction fails with UNSAFE_TRANSACTION and later calls run inside it. A pool that runs only
+  // transactions never has a connection busy with a query of no transaction, so its BEGIN always
+  // finds the connection idle and reserves it.
+  const transactions = postgres({ ...options, max_pipeline: 1 });
+  const client = new Proxy(statements, {
+    get: (target, property, receiver) =>
+      property === "begin" ? transactions.begin : Reflect.get(target, property, receiver),
+  });
+  const db = drizzle({ client });
+  const end = async (graceSeconds: number) => {
+    // end() may never resolve once a connection was lost (porsager/postgres#1097): bound it.
+    const ended = Promise.all([statements.end({ timeout: graceSeconds }), transactions.end({ timeout: graceSeconds })]);
+    await Promise.race([ended, pause(graceSeconds * 1000 + 1000)]);
+  };
+  await checkAnswers(db, resolved, end);
   // Drizzle makes postgres.js hand dates over as the server's text (see drizzle-orm/postgres-js);
   // the transactions pool reads and writes them the same way.
   Object.assign(transactions.options.parsers, statements.options.parsers);
@@ -213,7 +230,7 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
   return {
     db,
     end,
-    connections: pool.max,
+    connections: options.max,
     label: `postgres ${resolved.user}@${resolved.host}:${resolved.port}/${resolved.database}`,
   };
 }
