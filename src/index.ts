@@ -13,21 +13,7 @@ export {
   MAX_SET_MANY_BYTES,
   MAX_VALUE_BYTES_LIMIT,
 } from "./core/options.js";
-export type {
-  CompareOptions,
-  EntriesInput,
-  KeysOptions,
-  Lease,
-  LeaseOptions,
-  ListIterator,
-  PurgeOptions,
-  RevisionedValue,
-  Store,
-  StoreEntry,
-  Updater,
-  WatchEvent,
-  WatchOptions,
-} from "./core/types.js";
+export type * from "./core/types.js";
 export type { AnyPgDatabase, Connection } from "./drivers/contract.js";
 export type { EmbeddedConnectionOptions, EmbeddedStoreOptions } from "./drivers/pglite/store.js";
 export { connectEmbedded, createEmbeddedStore } from "./drivers/pglite/store.js";
