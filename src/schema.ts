@@ -45,25 +45,25 @@ const constraints = (table: BuildExtraConfigColumns<string, ReturnType<typeof co
   primaryKey({ name: "workflow_store_pkey", columns: [table.prefix, table.key] }),
   // Listing walks a prefix in byte order (`key collate "C"`), which the primary key, in the
   // database's collation, cannot give without sorting the whole prefix (migration 0002). It also
-  // serves every lookup by prefix alone, so the original store's index on the prefix went
+  // serves every lookup by prefix alone, so the Go store's index on the prefix went
   // (migration 0003): a planner without statistics for a new prefix chose it for point reads and
   // writes, and scanned the whole prefix for one key.
   index("workflow_store_prefix_key_bytes").on(table.prefix, sql`(key collate "C")`),
   // A watch reads a prefix's changes after a revision, not the whole prefix (migration 0005). The
   // prefix in the C collation, so that only statements that compare it so (the watch's) can use
   // the index: a planner without statistics for a prefix would otherwise choose this smaller index
-  // for point reads and filter the whole prefix for the key, as it did the original prefix index.
+  // for point reads and filter the whole prefix for the key, as it did the Go store's prefix index.
   index("workflow_store_prefix_revision").on(sql`(prefix collate "C")`, table.revision),
 ];
 
 /**
  * The `workflow_store` table: one binary value per `(prefix, key)`.
  *
- * The same table, column for column, as the one the original Go store creates, so that a database
+ * The same table, column for column, as the one the Go store creates, so that a database
  * it already set up is adopted as it is. The primary key keeps PostgreSQL's default name
  * (`workflow_store_pkey`) for the same reason.
  *
- * Timestamps are `timestamptz` (migration 0001; the original store's were `timestamp`), so they
+ * Timestamps are `timestamptz` (migration 0001; the Go store's were `timestamp`), so they
  * hold the true instant whichever store wrote them and whatever the session's `TimeZone`.
  *
  * @example
@@ -80,7 +80,7 @@ const tables = new Map<string, WorkflowStoreTable>([[DEFAULT_SCHEMA, workflowSto
 /**
  * The `workflow_store` table of a store created with the `schema` option, for queries of your own.
  * `public` (the default) gives {@link workflowStore} itself, which names the table without a schema
- * as the original store does.
+ * as the Go store does.
  *
  * @example
  * const table = workflowStoreTable("tenant_a");

@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { StoreError } from "../core/errors.js";
 
-/** The TLS modes of the original store, with libpq's meaning. */
+/** The TLS modes of the Go store, with libpq's meaning. */
 export const SSL_MODES = ["disable", "require", "verify-ca", "verify-full"] as const;
 
 /**
@@ -10,7 +10,7 @@ export const SSL_MODES = ["disable", "require", "verify-ca", "verify-full"] as c
  */
 export type SslMode = (typeof SSL_MODES)[number];
 
-/** Connection settings for {@link createPostgresStore}: the original store's `Config`, plus the pool. */
+/** Connection settings for {@link createPostgresStore}: the Go store's `Config`, plus the pool. */
 export interface PostgresConfig {
   host: string;
   port: number;

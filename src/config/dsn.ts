@@ -261,7 +261,7 @@ function quoteValue(value: string): string {
 }
 
 /**
- * The libpq keyword/value string of a config (the original store's `DSN()`), quoted where needed:
+ * The libpq keyword/value string of a config (the Go store's `DSN()`), quoted where needed:
  * `parseDsn(toDsn(config))` gives `config` back. An empty password is left out, as libpq reads one
  * (`PGPASSWORD`, then the password file). Pool settings, when set, are written as
  * `pool_max`, `pool_idle_timeout` and `pool_max_lifetime`, and the timeouts as `statement_timeout`

@@ -5,8 +5,8 @@ import { StoreError } from "./errors.js";
 /** How a store behaves, whatever it runs on. */
 export interface StoreOptions {
   /**
-   * Apply the package's migrations (see `migrate`) when the store is created, as the original
-   * store's automatic table initialization did. Turn it off where a deploy step runs
+   * Apply the package's migrations (see `migrate`) when the store is created, as the Go store's
+   * automatic table initialization does. Turn it off where a deploy step runs
    * `drizzle-kit migrate`.
    * @default true
    */
@@ -14,7 +14,7 @@ export interface StoreOptions {
   /**
    * How many rows `list`, `keys` and `entries` fetch in the first query of a walk; each later query
    * fetches twice as many as the one before, up to 16 times this (and 100,000); an `entries` page
-   * stops growing at 4 MiB (its values, and about 1 KiB a row). Memory stays bounded by that whatever
+   * stops growing at 2 MiB (its values, and about 1 KiB a row). Memory stays bounded by that whatever
    * the prefix holds.
    * @default 1000
    */
@@ -23,8 +23,8 @@ export interface StoreOptions {
    * The PostgreSQL schema that holds the table and, for any schema but `public`, the migration
    * journal too (`<schema>.__workflow_store_migrations`). Stores on different schemas of one
    * database keep separate data and migrate independently. With `public` the journal stays in
-   * drizzle-kit's default schema, `drizzle`, and the table is named without a schema, as the original
-   * store names it.
+   * drizzle-kit's default schema, `drizzle`, and the table is named without a schema, as the Go store
+   * names it.
    * @default "public"
    */
   schema?: string;

@@ -14,8 +14,8 @@ const PAGE_GROWTH_LIMIT = 16;
 const ROW_OVERHEAD_BYTES = 1024;
 /**
  * A page is doubled only while the double stays within this (values plus the overhead above): a
- * page of 1,000 entries of 256 B already does not grow. Larger pages saved no time on the server
- * and grew PGlite's memory by about 100 MiB over a walk of 200,000 entries (`npm run bench`).
+ * page of 1,000 entries of 256 B already does not grow. Larger pages save the server no time, and
+ * on PGlite they grow WebAssembly memory, which never shrinks.
  */
 const PAGE_BYTES_TARGET = 2 * 1024 * 1024;
 
@@ -48,8 +48,8 @@ const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
  * 1 KiB a row besides the value): a long walk takes few round trips, a short one fetches no more
  * than it needs, and an `entries` walk holds about 2 MiB at most.
  *
- * An iterator of its own rather than async generators: a generator per layer cost about 0.5 µs a
- * row, as much as the rest of a `keys` walk.
+ * An iterator of its own rather than async generators: a generator per layer costs about as much
+ * per row as the rest of a `keys` walk.
  */
 export class KeysetWalk<T extends { key: string }, U> implements AsyncIterableIterator<U> {
   readonly #walk: Walk<T, U>;

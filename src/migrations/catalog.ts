@@ -4,7 +4,7 @@ import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
 
 /** Where a store's table and its migration journal live. */
 export interface Layout {
-  /** The schema of the table (`public`: named without a schema, as the original store names it). */
+  /** The schema of the table (`public`: named without a schema, as the Go store names it). */
   schema: string;
   /** The schema of the journal: drizzle-kit's default `drizzle` for `public`, else the table's own. */
   journalSchema: string;

@@ -160,7 +160,7 @@ function describePending(status: MigrationStatus): string {
  *
  * It reads the journal first and, when nothing is pending, takes no lock and creates nothing, so a
  * role that may only read and write the table passes. Safe to run from many processes at once. A
- * `workflow_store` table created by the original Go store is adopted with its rows; one dropped
+ * `workflow_store` table created by the Go store is adopted with its rows; one dropped
  * behind the journal's back is created again.
  *
  * @example
@@ -196,7 +196,7 @@ export async function migrate(db: AnyPgDatabase, options?: MigrateOptions): Prom
           sql`create table if not exists ${journalTable(layout)} (id serial primary key, hash text not null, created_at bigint)`,
         );
       }
-      // In the default layout the table goes where the search_path puts it, as the original store's does.
+      // In the default layout the table goes where the search_path puts it, as the Go store's does.
       if (layout.schema !== DEFAULT_SCHEMA) {
         if (!catalog.tableSchemaExists) {
           await tx.execute(sql`create schema if not exists ${sql.identifier(layout.schema)}`);

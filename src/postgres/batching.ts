@@ -4,8 +4,8 @@ import type { PreparedQueries } from "./statements/prepare.js";
 /**
  * Statements a store runs at once before calls of a batched kind wait to go together: more only
  * queue in the server. Where several processes write to one server, each running fewer and
- * batching more leaves the server less to do per row; two keep a lone process of 32 callers as fast
- * as four did, and make writer processes side by side faster (`npm run bench`).
+ * batching more leaves the server less to do per row; two are enough to keep one process's
+ * round trips overlapping (BENCHMARKS.md has the figures).
  */
 const RUNNING_AT_ONCE = 2;
 /**

@@ -23,8 +23,8 @@ function resolveConfig(config: Partial<PostgresConfig> | string | undefined): Po
 /**
  * Seconds to wait before connecting again after a connection attempt failed. postgres.js's own
  * backoff grows to 20 s, shared by the whole pool and reset only by a successful connection, and a
- * call waits that long before its attempt even starts: after a 2.5 s restart the pool took 12–15 s
- * to come back. Capped at a second, with jitter, every call waits at most about a second more than
+ * call waits that long before its attempt even starts, so a pool comes back long after a short
+ * restart of the server. Capped at a second, with jitter, every call waits at most about a second more than
  * `connectTimeoutSeconds`.
  */
 function reconnectDelaySeconds(failedAttempts: number): number {

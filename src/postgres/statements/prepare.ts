@@ -20,7 +20,7 @@ interface ResultShape {
 
 /**
  * Drizzle maps each row it reads through code that works out every column's kind and decoder again,
- * per row (its `mapResultRow`), which cost a page of 100,000 keys more than the driver took to read
+ * per row (its `mapResultRow`), which costs a page of 100,000 keys more than the driver takes to read
  * it. Every driver's prepared statement takes a mapper of its own instead (`customResultMapper`,
  * given the driver's rows as arrays): this one is worked out once per statement and gives the same
  * rows, an object per row with each column through its Drizzle decoder. A statement with nested
@@ -112,8 +112,8 @@ function ownConfigs(statement: object): PropertyDescriptorMap {
 
 /**
  * A store's statements as a transaction of it runs them: the store's own, each sent through the
- * transaction's connection. Building them again on the transaction's database cost about 250 µs
- * of Drizzle's query building per transaction, for the same text. Every Drizzle PostgreSQL driver's
+ * transaction's connection, rather than built again per transaction (Drizzle's query building
+ * costs more than a round trip, for the same text). Every Drizzle PostgreSQL driver's
  * prepared statement sends through its `client`, and a transaction's session holds the
  * transaction's; where either is not there, the statements are built on the transaction's database.
  */
