@@ -1,7 +1,7 @@
 import type { ErrorSite } from "./errors.js";
 import type { LeaseBackend } from "./leases.js";
 import type { Walk } from "./pages.js";
-import type { RevisionedValue, StoreEntry, Updater } from "./types.js";
+import type { KeyStat, PrefixStat, RevisionedValue, StoreEntry, Updater } from "./types.js";
 import type { ChangeSource } from "./watch.js";
 
 /** A call about one key, as the front hands it to a backend: its arguments are checked. */
@@ -24,6 +24,8 @@ export interface PurgeRequest {
   prefix: string | undefined;
   batchSize: number;
   onProgress: ((removed: number) => void) | undefined;
+  /** Count what it would delete, and delete nothing. */
+  dryRun: boolean;
 }
 
 /**
@@ -41,6 +43,9 @@ export interface Backend {
   remove(site: KeySite): Promise<void>;
   keys(site: PrefixSite): PageSource<string>;
   entries(site: PrefixSite): PageSource<StoreEntry>;
+  keyStats(site: PrefixSite): PageSource<KeyStat>;
+  /** The `limit` prefixes with the most bytes of values, largest first. */
+  prefixStats(limit: number): Promise<PrefixStat[]>;
   getMany(site: PrefixSite, keys: readonly string[]): Promise<Map<string, Buffer>>;
   /** Writes `values[i]` under `keys[i]`, all or none; the keys are distinct. */
   setMany(site: PrefixSite, keys: readonly string[], values: readonly Buffer[]): Promise<void>;

@@ -40,6 +40,8 @@ export type StoreOperation =
   | "list"
   | "keys"
   | "entries"
+  | "keyStats"
+  | "prefixStats"
   | "getMany"
   | "setMany"
   | "removeMany"

@@ -10,6 +10,7 @@ import {
   checkKeysOptions,
   checkOpen,
   checkPrefix,
+  checkPrefixStatsOptions,
   checkPurgeOptions,
   checkUpdater,
   checkValue,
@@ -20,10 +21,13 @@ import { eachKey, KeysetWalk } from "./pages.js";
 import type {
   CompareOptions,
   EntriesInput,
+  KeyStat,
   KeysOptions,
   Lease,
   LeaseOptions,
   ListIterator,
+  PrefixStat,
+  PrefixStatsOptions,
   PurgeOptions,
   RevisionedValue,
   Store,
@@ -74,6 +78,15 @@ export class StoreFront implements Store {
 
   entries(prefix: string, options?: KeysOptions): AsyncIterableIterator<StoreEntry> {
     return this.#walk("entries", prefix, options, (site) => this.#backend.entries(site));
+  }
+
+  keyStats(prefix: string, options?: KeysOptions): AsyncIterableIterator<KeyStat> {
+    return this.#walk("keyStats", prefix, options, (site) => this.#backend.keyStats(site));
+  }
+
+  async prefixStats(options?: PrefixStatsOptions): Promise<PrefixStat[]> {
+    this.#open("prefixStats");
+    return this.#backend.prefixStats(checkPrefixStatsOptions(options));
   }
 
   async getMany(prefix: string, keys: readonly string[]): Promise<Map<string, Buffer>> {
@@ -168,8 +181,8 @@ export class StoreFront implements Store {
 
   async purge(options: PurgeOptions): Promise<number> {
     this.#open("purge", options?.prefix);
-    const { olderThan, prefix, batchSize, onProgress } = checkPurgeOptions(options);
-    return this.#backend.purge({ olderThan, prefix, batchSize, onProgress });
+    const { olderThan, prefix, batchSize, onProgress, dryRun } = checkPurgeOptions(options);
+    return this.#backend.purge({ olderThan, prefix, batchSize, onProgress, dryRun });
   }
 
   close(): Promise<void> {
@@ -199,7 +212,7 @@ export class StoreFront implements Store {
 
   /** Checks a listing's arguments when iteration starts, then walks the prefix a page at a time. */
   #walk<U>(
-    op: "keys" | "entries",
+    op: "keys" | "entries" | "keyStats",
     prefix: string,
     options: KeysOptions | undefined,
     pages: (site: PrefixSite) => PageSource<U>,

@@ -1,7 +1,14 @@
 import { asBuffer } from "../postgres/bytea.js";
 import { type ErrorSite, StoreError, type StoreOperation } from "./errors.js";
 import { DEFAULT_PURGE_BATCH_SIZE, MAX_PAGE_SIZE, MAX_SET_MANY_BYTES } from "./options.js";
-import type { CompareOptions, KeysOptions, LeaseOptions, PurgeOptions, WatchOptions } from "./types.js";
+import type {
+  CompareOptions,
+  KeysOptions,
+  LeaseOptions,
+  PrefixStatsOptions,
+  PurgeOptions,
+  WatchOptions,
+} from "./types.js";
 
 /** PostgreSQL's `varchar(255)` of the prefix and key columns, counted in characters (code points). */
 const MAX_NAME_CHARACTERS = 255;
@@ -184,19 +191,32 @@ export function checkPurgeOptions(
 ): Required<Omit<PurgeOptions, "prefix" | "onProgress">> & Pick<PurgeOptions, "prefix" | "onProgress"> {
   const site: ErrorSite = { op: "purge" };
   if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object with olderThan");
-  const { olderThan, prefix, batchSize, onProgress } = options as PurgeOptions;
+  const { olderThan, prefix, batchSize, onProgress, dryRun } = options as PurgeOptions;
   if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) {
     throw invalid(site, "olderThan must be a valid Date");
   }
   if (prefix !== undefined) checkPrefix("purge", prefix);
   if (onProgress !== undefined && typeof onProgress !== "function")
     throw invalid(site, "onProgress must be a function");
+  if (dryRun !== undefined && typeof dryRun !== "boolean") throw invalid(site, "dryRun must be a boolean");
   return {
     ...(onProgress !== undefined && { onProgress }),
     olderThan,
     ...(prefix !== undefined && { prefix }),
     batchSize: wholeNumber(site, "batchSize", batchSize, 1, MAX_PAGE_SIZE) ?? DEFAULT_PURGE_BATCH_SIZE,
+    dryRun: dryRun === true,
   };
+}
+
+/** How many prefixes {@link Store.prefixStats} returns unless told. */
+const DEFAULT_PREFIX_STATS = 20;
+
+/** Checks the options of `prefixStats`; returns how many prefixes to return. Throws `INVALID_ARGUMENT`. */
+export function checkPrefixStatsOptions(options: unknown): number {
+  const site: ErrorSite = { op: "prefixStats" };
+  if (options === undefined) return DEFAULT_PREFIX_STATS;
+  if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object");
+  return wholeNumber(site, "limit", (options as PrefixStatsOptions).limit, 1, MAX_PAGE_SIZE) ?? DEFAULT_PREFIX_STATS;
 }
 
 /** Checks the callback of `transaction`; throws `INVALID_ARGUMENT`. */

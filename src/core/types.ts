@@ -32,6 +32,34 @@ export interface StoreEntry {
   revision: number;
 }
 
+/** A key as {@link Store.keyStats} yields it: its value's size and timestamps, without the value. */
+export interface KeyStat {
+  key: string;
+  /** The value's length in bytes (0 for a row without a value, which the Go store can write). */
+  size: number;
+  /** When the key was first written (database clock). */
+  createdAt: Date;
+  /** When the value was last written (database clock). */
+  updatedAt: Date;
+  /** The revision of the value's last write. */
+  revision: number;
+}
+
+/** A prefix as {@link Store.prefixStats} counts it. */
+export interface PrefixStat {
+  prefix: string;
+  /** How many keys it has. */
+  rows: number;
+  /** The bytes of its values, together. */
+  bytes: number;
+}
+
+/** What {@link Store.prefixStats} returns. */
+export interface PrefixStatsOptions {
+  /** Return at most this many prefixes, 1 to 100,000. @default 20 */
+  limit?: number;
+}
+
 /** A value with the revision of its last write, as {@link Store.getWithRevision} reads it. */
 export interface RevisionedValue {
   value: Buffer;
@@ -131,6 +159,8 @@ export interface PurgeOptions {
   batchSize?: number;
   /** Called after each statement with the number of rows removed so far, e.g. for a progress bar. */
   onProgress?: (removed: number) => void;
+  /** Count the rows it would delete now, in one statement, and delete none. @default false */
+  dryRun?: boolean;
 }
 
 /**
@@ -159,6 +189,13 @@ export interface Store {
   keys(prefix: string, options?: KeysOptions): AsyncIterable<string>;
   /** Like {@link Store.keys}, with each key's value and timestamps: one query per page, no `get` per key. */
   entries(prefix: string, options?: KeysOptions): AsyncIterable<StoreEntry>;
+  /**
+   * Like {@link Store.keys}, with each value's size, timestamps and revision but not the value: what
+   * a listing of a prefix shows, one query per page.
+   */
+  keyStats(prefix: string, options?: KeysOptions): AsyncIterable<KeyStat>;
+  /** The prefixes with the most bytes of values, with their rows and bytes, largest first: one statement over the table. */
+  prefixStats(options?: PrefixStatsOptions): Promise<PrefixStat[]>;
   /** The values of the keys that exist, in one statement; missing keys are absent from the map. */
   getMany(prefix: string, keys: readonly string[]): Promise<Map<string, Buffer>>;
   /** Writes every entry or none, in one statement. A key given twice is `INVALID_ARGUMENT`. */
@@ -213,7 +250,8 @@ export interface Store {
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
   /**
    * Deletes rows whose `updated_at` is before `olderThan`, `batchSize` rows per statement so that
-   * no lock is held long, skipping rows a writer holds. Returns how many rows it deleted.
+   * no lock is held long, skipping rows a writer holds. Returns how many rows it deleted; with
+   * `dryRun`, how many it would delete now.
    */
   purge(options: PurgeOptions): Promise<number>;
   /** Releases what the store opened itself; later calls reject with `CLOSED`. Calling it again does nothing. */

@@ -3,7 +3,7 @@ import { conflict } from "../core/errors.js";
 import { checkOpen } from "../core/input.js";
 import type { LeaseBackend } from "../core/leases.js";
 import { resolveStoreOptions } from "../core/options.js";
-import type { RevisionedValue, StoreEntry, Updater } from "../core/types.js";
+import type { KeyStat, PrefixStat, RevisionedValue, StoreEntry, Updater } from "../core/types.js";
 import { type RowAccess, readModifyWrite } from "../core/update.js";
 import type { ChangeSource } from "../core/watch.js";
 import { type MemoryChange, MemoryChanges } from "./changes.js";
@@ -96,6 +96,20 @@ export class MemoryBackend implements Backend {
       map: (entry) => entry as StoreEntry,
       bytes: (entry) => (entry as StoreEntry).value.length,
     };
+  }
+
+  keyStats({ prefix }: PrefixSite): PageSource<KeyStat> {
+    return {
+      fetch: async (after, limit) => this.#page(prefix, after, limit),
+      map: (row) => {
+        const { key, value, createdAt, updatedAt, revision } = row as StoreEntry;
+        return { key, size: value.length, createdAt, updatedAt, revision };
+      },
+    };
+  }
+
+  async prefixStats(limit: number): Promise<PrefixStat[]> {
+    return this.#layer.prefixStats(limit);
   }
 
   async getMany({ prefix }: PrefixSite, keys: readonly string[]): Promise<Map<string, Buffer>> {
@@ -203,16 +217,17 @@ export class MemoryBackend implements Backend {
     }
   }
 
-  async purge({ olderThan, prefix, onProgress }: PurgeRequest): Promise<number> {
-    await this.#writable();
+  async purge({ olderThan, prefix, onProgress, dryRun }: PurgeRequest): Promise<number> {
+    if (!dryRun) await this.#writable();
     const now = new Date();
     let removed = 0;
     for (const each of prefix === undefined ? this.#layer.prefixes() : [prefix]) {
       const old = [...this.#layer.keys(each)].filter(
         (key) => (this.#layer.read(each, key)?.updatedAt ?? now) < olderThan,
       );
-      removed += this.#deleteAll(each, old);
+      removed += dryRun ? old.length : this.#deleteAll(each, old);
     }
+    if (dryRun) return removed;
     this.#commit();
     onProgress?.(removed);
     return removed;
@@ -232,8 +247,8 @@ export class MemoryBackend implements Backend {
     return this.#shared.changes.source(
       (each) => {
         const rows: { key: string; revision: number }[] = [];
-        for (const key of this.#base().keys(each)) {
-          const entry = this.#base().read(each, key);
+        for (const key of this.#layer.root().keys(each)) {
+          const entry = this.#layer.root().read(each, key);
           if (entry !== undefined) rows.push({ key, revision: entry.revision });
         }
         return rows;
@@ -307,13 +322,6 @@ export class MemoryBackend implements Backend {
     });
     this.#shared.version++;
     return removed.length;
-  }
-
-  /** The committed rows, under any transaction's layers. */
-  #base(): MemoryLayer {
-    let layer = this.#layer;
-    while (layer.parent !== undefined) layer = layer.parent;
-    return layer;
   }
 
   /** Up to `limit` rows after `after`, from the prefix's keys sorted once per version. */

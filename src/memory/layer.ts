@@ -1,3 +1,6 @@
+import type { PrefixStat } from "../core/types.js";
+import { compareCodePoints } from "./order.js";
+
 /** A value with its timestamps, as the memory store keeps it. */
 export interface MemoryEntry {
   readonly value: Buffer;
@@ -61,6 +64,25 @@ export class MemoryLayer {
     const prefixes = this.#parent?.prefixes() ?? new Set<string>();
     for (const prefix of this.#rows.keys()) prefixes.add(prefix);
     return prefixes;
+  }
+
+  /** The `limit` prefixes with the most bytes of values, with their rows and bytes, largest first. */
+  prefixStats(limit: number): PrefixStat[] {
+    const stats: PrefixStat[] = [];
+    for (const prefix of this.prefixes()) {
+      const keys = this.keys(prefix);
+      if (keys.size === 0) continue;
+      let bytes = 0;
+      for (const key of keys) bytes += this.read(prefix, key)?.value.length ?? 0;
+      stats.push({ prefix, rows: keys.size, bytes });
+    }
+    stats.sort((a, b) => b.bytes - a.bytes || b.rows - a.rows || compareCodePoints(a.prefix, b.prefix));
+    return stats.slice(0, limit);
+  }
+
+  /** The committed rows, under any transaction's layers. */
+  root(): MemoryLayer {
+    return this.#parent?.root() ?? this;
   }
 
   /** Hands this layer's changes to its parent: the commit of a transaction (or a savepoint). */

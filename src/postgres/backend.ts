@@ -2,18 +2,18 @@ import type { Backend, KeySite, PageSource, PrefixSite, PurgeRequest } from "../
 import { conflict } from "../core/errors.js";
 import type { LeaseBackend } from "../core/leases.js";
 import type { StoreOptions } from "../core/options.js";
-import type { RevisionedValue, StoreEntry, Updater } from "../core/types.js";
+import type { KeyStat, PrefixStat, RevisionedValue, StoreEntry, Updater } from "../core/types.js";
 import { readModifyWrite } from "../core/update.js";
 import type { ChangeSource } from "../core/watch.js";
 import type { AnyPgDatabase } from "../drivers/contract.js";
 import type { BatchedCalls } from "./batching.js";
-import { Calls } from "./calls.js";
+import { Calls, type TransactionState } from "./calls.js";
 import { changesIn, type Listening } from "./changes.js";
 import { leasesIn } from "./leases.js";
 import { arrayParameter, setRowsParameters } from "./statements/parameters.js";
 import { type PreparedQueries, queriesOn } from "./statements/prepare.js";
 import { storedValue } from "./stored-value.js";
-import { holdIfAbandoned, startTransaction, type TransactionState } from "./transaction.js";
+import { runTransaction } from "./transaction.js";
 import { translateError } from "./translate.js";
 import { updatedRow, updateLocked } from "./update-row.js";
 import { RecentConflicts, UpdateTurns } from "./update-turns.js";
@@ -143,6 +143,23 @@ export class PostgresBackend implements Backend {
     };
   }
 
+  keyStats(site: PrefixSite): PageSource<KeyStat> {
+    const { prefix } = site;
+    return {
+      fetch: (after, limit) =>
+        this.#calls.run(site, () =>
+          after === undefined
+            ? this.#q().keyStatsFirst.execute({ prefix, limit })
+            : this.#q().keyStatsAfter.execute({ prefix, after, limit }),
+        ),
+      map: (row) => row as KeyStat,
+    };
+  }
+
+  async prefixStats(limit: number): Promise<PrefixStat[]> {
+    return this.#calls.run({ op: "prefixStats" }, () => this.#q().prefixStats.execute({ limit }));
+  }
+
   async getMany(site: PrefixSite, keys: readonly string[]): Promise<Map<string, Buffer>> {
     const { prefix } = site;
     const maxBytes = this.maxValueBytes;
@@ -238,18 +255,14 @@ export class PostgresBackend implements Backend {
         if (written !== undefined) return written;
         this.#conflicts.note(prefix, key);
       }
-      return this.transaction((tx) => (tx as PostgresBackend).#updateLocked(site, fn));
+      return this.transaction((tx) => (tx as unknown as PostgresBackend).#updateLocked(site, fn));
     });
   }
 
-  async transaction<T>(work: (tx: Backend) => Promise<T>): Promise<T> {
-    const { db, options, label, listening } = this.#s;
-    // The caller's own error comes back as it was thrown; only the database's is translated.
-    let thrownByWork: { error: unknown } | undefined;
-    // A savepoint shares the state of the transaction it is in.
-    const state = this.#s.transaction ?? startTransaction();
+  transaction<T>(work: (tx: Backend) => Promise<T>): Promise<T> {
+    const { db, options, label, listening, transaction } = this.#s;
     const parent = this.#q;
-    const running = db.transaction(async (txDb) => {
+    return runTransaction(db, transaction, this.#calls, work, (txDb, state) => {
       const calls = new Calls(undefined, state);
       const queries = once(() => queriesOn(parent(), txDb, options.schema, options.prepare));
       const tx = new PostgresBackend({
@@ -261,32 +274,20 @@ export class PostgresBackend implements Backend {
         listening,
         transaction: state,
       });
-      try {
-        return await work(tx);
-      } catch (error) {
-        thrownByWork = { error };
-        throw error;
-      } finally {
-        // A transaction's backend outlives its transaction only as a closed one.
-        calls.close();
-        await holdIfAbandoned(state);
-      }
+      return { tx, calls };
     });
-    if (this.#s.transaction === undefined) running.then(state.end, state.end);
-    try {
-      return await this.#calls.track(running);
-    } catch (error) {
-      // When the connection is lost, the driver's error can come back after the work's own.
-      throw thrownByWork !== undefined && error === thrownByWork.error
-        ? error
-        : translateError(error, { op: "transaction" });
-    }
   }
 
-  async purge({ olderThan, prefix, batchSize, onProgress }: PurgeRequest): Promise<number> {
-    this.#updateTurns.forget();
+  async purge({ olderThan, prefix, batchSize, onProgress, dryRun }: PurgeRequest): Promise<number> {
     // An ISO string, not a Date: node-postgres would send a Date in the process's local time.
     const params = { olderThan: olderThan.toISOString(), limit: batchSize, prefix };
+    if (dryRun) {
+      const [row] = await this.#calls.run({ op: "purge", prefix }, () =>
+        prefix === undefined ? this.#q().olderAll.execute(params) : this.#q().olderPrefix.execute(params),
+      );
+      return row?.count ?? 0;
+    }
+    this.#updateTurns.forget();
     let removed = 0;
     for (;;) {
       const [row] = await this.#calls.run({ op: "purge", prefix }, () =>

@@ -3,8 +3,18 @@ import { StoreError } from "../core/errors.js";
 import { checkOpen } from "../core/input.js";
 import { pause } from "../core/pause.js";
 import type { Batching } from "./batching.js";
-import type { TransactionState } from "./transaction.js";
 import { isDeadlock, translateError } from "./translate.js";
+
+/** What the backends of one transaction and of its savepoints share. */
+export interface TransactionState {
+  /** A call in the transaction failed with `CONNECTION`. */
+  lost: boolean;
+  /** The driver has settled the transaction. */
+  over: boolean;
+  /** Resolves when the driver has settled the transaction. */
+  ended: Promise<void>;
+  end(): void;
+}
 
 /** Times a statement outside a transaction is sent again after PostgreSQL failed it to break a deadlock. */
 const DEADLOCK_RETRIES = 3;

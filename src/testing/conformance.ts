@@ -5,6 +5,7 @@ import { engineCases } from "./engine-cases.js";
 import { leaseCases } from "./lease-cases.js";
 import { randomSeed } from "./random.js";
 import { revisionCases } from "./revision-cases.js";
+import { statsCases } from "./stats-cases.js";
 import { updateCases } from "./update-cases.js";
 import { watchCases } from "./watch-cases.js";
 
@@ -118,5 +119,6 @@ export function storeConformance(target: ConformanceTarget, options: Conformance
     updateCases(context);
     watchCases(context);
     leaseCases(context);
+    statsCases(context);
   });
 }

@@ -1,4 +1,4 @@
-import { and, lt, type SQL, sql } from "drizzle-orm";
+import { and, count, lt, type SQL, sql } from "drizzle-orm";
 import type { StatementContext } from "./context.js";
 
 /** Deletes of rows older than an instant, a batch at a time, in every prefix or in one. */
@@ -16,8 +16,13 @@ export function purgeStatements(c: StatementContext) {
     return c.countDeleted(sql`(${table.prefix}, ${table.key}) in (${batch})`, name);
   };
   const olderThan = lt(table.updatedAt, sql.placeholder("olderThan"));
+  const older = (where: SQL | undefined, name: string) =>
+    db.select({ count: count() }).from(table).where(where).prepare(name);
   return {
     purgeAll: () => purge(olderThan, named("purge")),
     purgePrefix: () => purge(and(olderThan, c.inPrefix), named("purge_prefix")),
+    /** What a purge would delete now: a dry run's count. */
+    olderAll: () => older(olderThan, named("older")),
+    olderPrefix: () => older(and(olderThan, c.inPrefix), named("older_prefix")),
   };
 }

@@ -1,4 +1,4 @@
-import { and, count, type SQL, sql } from "drizzle-orm";
+import { and, count, desc, type SQL, sql } from "drizzle-orm";
 import type { StatementContext } from "./context.js";
 
 /** Reads and writes of values by key, one at a time or many in one statement. */
@@ -51,6 +51,17 @@ export function valueStatements(c: StatementContext) {
           ),
         )
         .prepare(named("get_rows")),
+    /** The prefixes with the most bytes of values, with their rows and bytes, largest first. */
+    prefixStats: () => {
+      const bytes = sql<number>`coalesce(sum(octet_length(${table.value})), 0)`.mapWith(Number);
+      return db
+        .select({ prefix: table.prefix, rows: count(), bytes })
+        .from(table)
+        .groupBy(table.prefix)
+        .orderBy(desc(bytes), desc(count()), sql`${table.prefix} collate "C"`)
+        .limit(c.limit)
+        .prepare(named("prefix_stats"));
+    },
     removeMany: () => c.countDeleted(and(inPrefix, anyKey), named("remove_many")),
     removePrefix: () => c.countDeleted(inPrefix, named("remove_prefix")),
   };
