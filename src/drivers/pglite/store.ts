@@ -4,6 +4,7 @@ import { openStore } from "../../postgres/open.js";
 import { translateError } from "../../postgres/translate.js";
 import type { Connection } from "../contract.js";
 import { importDriver } from "../import.js";
+import { pgliteByteaCodec } from "./bytea-codec.js";
 import { analyzeNeverAnalyzed, drizzleReadyClient } from "./client.js";
 import { inspectDataDir, majorMismatch } from "./data-dir.js";
 import { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
@@ -45,7 +46,10 @@ export async function connectEmbedded(options: EmbeddedConnectionOptions = {}): 
   let made: string | undefined;
   try {
     made = lock === undefined ? undefined : inspectDataDir(lock.directory);
-    client = await PGlite.create(options.dataDir);
+    client = await PGlite.create({
+      ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
+      ...pgliteByteaCodec,
+    });
     await analyzeNeverAnalyzed(client);
   } catch (error) {
     await client?.close().catch(() => {});
