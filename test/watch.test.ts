@@ -3,6 +3,7 @@ import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import pg from "pg";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
+import { listenPostgresJs } from "../src/drivers/postgres-js/listen.js";
 import {
   createPostgresStore,
   createStoreWithDb,
@@ -321,6 +322,65 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
       await database.drop();
       await role.drop();
     }
+  });
+
+  describe("a postgres.js listener whose session does not come back", () => {
+    /** Listens with postgres.js as `role`, looking for the session every 100 ms; resolves with what ended it. */
+    async function listenUntilFailure(url: string, boundMs: number) {
+      const client = postgres(url, { max: 2, onnotice: () => {}, ...faultTolerantClient });
+      let failed: (error: unknown) => void = () => {};
+      const failure = new Promise<unknown>((resolve) => {
+        failed = resolve;
+      });
+      const listen = listenPostgresJs(client as never, "dws_probe", { everyMs: 100, boundMs });
+      const stop = await listen(
+        () => {},
+        () => {},
+        (error) => failed(error),
+      );
+      return { client, failure, stop };
+    }
+
+    it("ends with the server's refusal when the role may no longer log in", async () => {
+      const database = await fresh("listen_refused");
+      const { client: checker } = database.connect();
+      const role = await createRole(database.url);
+      const { client, failure, stop } = await listenUntilFailure(role.url, 60_000);
+      try {
+        await checker.unsafe(`alter role "${role.name}" nologin`);
+        await checker`select pg_terminate_backend(pid) from pg_stat_activity where usename = ${role.name}`;
+        const error = await failure;
+        expect((error as { code?: string }).code).toBe("28000");
+      } finally {
+        await stop().catch(() => {});
+        await Promise.race([client.end({ timeout: 1 }), pause(2000)]);
+        await checker.unsafe(`alter role "${role.name}" login`);
+        await database.drop();
+        await role.drop();
+      }
+    });
+
+    it("ends when its session stays missing past the bound, though the pool still answers", async () => {
+      const database = await fresh("listen_missing");
+      const { client: checker } = database.connect();
+      const admin = postgres(databaseUrl as string, { max: 1, onnotice: () => {} });
+      const name = new URL(database.url).pathname.slice(1);
+      const { client, failure, stop } = await listenUntilFailure(database.url, 1000);
+      try {
+        await client`select 1`;
+        const [listener] = await listeners(checker)();
+        // Nobody can connect, and the listening session is killed; the pool's session lives on.
+        await admin.unsafe(`alter database "${name}" allow_connections false`);
+        await checker`select pg_terminate_backend(${listener as number})`;
+        const error = await failure;
+        expect(String((error as Error).message)).toContain("could not be opened again");
+      } finally {
+        await admin.unsafe(`alter database "${name}" allow_connections true`);
+        await admin.end();
+        await stop().catch(() => {});
+        await Promise.race([client.end({ timeout: 1 }), pause(2000)]);
+      }
+    });
   });
 
   it("rejects a watch on a store over a transaction with CONFIG: it has no connection to listen on", async () => {

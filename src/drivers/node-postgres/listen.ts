@@ -1,4 +1,5 @@
 import type { Listen } from "../contract.js";
+import { isRefusedLogin, RECONNECT_BOUND_MS } from "../reconnect.js";
 
 /** The parts of a node-postgres `Client` listening needs. */
 export interface PgClient {
@@ -14,15 +15,6 @@ export interface PgPool {
   Client: new (options: unknown) => PgClient;
   options: unknown;
 }
-
-/** How long a lost listening connection of a pool is tried again before its watches end with the last error. */
-const RECONNECT_BOUND_MS = 60_000;
-
-/**
- * SQLSTATE classes of a refused login that no retry mends (a changed password, a dropped role or
- * database): the watches end with it at once.
- */
-const REFUSED = /^(28|3D)/;
 
 /** The wait before reconnecting a listening connection: 25 ms doubling to 2 s, with jitter. */
 function reconnectDelayMs(failedAttempts: number): number {
@@ -83,10 +75,7 @@ export function listenPgPool(pool: PgPool, channel: string): Listen {
       current = undefined;
       reconnect();
     };
-    const giveUp = (error: unknown) => {
-      const code = (error as { code?: unknown }).code;
-      return (typeof code === "string" && REFUSED.test(code)) || Date.now() - failingSince > RECONNECT_BOUND_MS;
-    };
+    const giveUp = (error: unknown) => isRefusedLogin(error) || Date.now() - failingSince > RECONNECT_BOUND_MS;
     const reconnect = () => {
       timer = setTimeout(async () => {
         timer = undefined;
