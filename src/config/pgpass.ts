@@ -56,15 +56,19 @@ export function passwordFromFile(target: PasswordTarget, env: NodeJS.ProcessEnv 
   return undefined;
 }
 
-/** The password file's text; "missing", or "open" when others than its owner may read it (then it is not used). */
-function readablePasswordFile(path: string): string | "missing" | "open" {
+/**
+ * The password file's text; "missing", "open" when others than its owner may read it (then it is
+ * not used), or the error that kept it from being read (a file the process may not read, say).
+ */
+function readablePasswordFile(path: string): string | "missing" | "open" | { unreadable: Error } {
   try {
     const info = statSync(path);
     if (!info.isFile()) return "missing";
     if (process.platform !== "win32" && (info.mode & 0o077) !== 0) return "open";
     return readFileSync(path, "utf8");
-  } catch {
-    return "missing";
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? "missing" : { unreadable: error as Error };
   }
 }
 
@@ -87,6 +91,9 @@ export function describePasswordSource(
   const where = `${target.host}:${target.port}:${target.database}:${target.user}`;
   if (file === "open") return `no password was sent: ${path} was ignored, as others may read it (chmod 600 it)`;
   if (file === "missing") return `no password was sent: none in the connection settings or PGPASSWORD, and no ${path}`;
+  if (typeof file === "object") {
+    return `no password was sent: none in the connection settings or PGPASSWORD, and ${path} could not be read (${file.unreadable.message})`;
+  }
   return `no password was sent: none in the connection settings or PGPASSWORD, and no line of ${path} matches ${where}`;
 }
 

@@ -13,7 +13,18 @@ export function inspectDataDir(directory: string): string | undefined {
   let version: string | undefined;
   try {
     version = readFileSync(join(directory, "PG_VERSION"), "utf8").trim();
-  } catch {
+  } catch (error) {
+    // Only a missing file means a directory PGlite has not made; one that cannot be read is the error.
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new StoreError(
+        "CONFIG",
+        { op: "connect" },
+        `${directory}/PG_VERSION cannot be read: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
     const others = readdirSync(directory).filter((name) => !name.startsWith(LOCK_FILE));
     if (others.length > 0) {
       throw new StoreError(
