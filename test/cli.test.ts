@@ -1,11 +1,15 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/program.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
 
@@ -36,7 +40,11 @@ interface CliResult {
   err: string;
 }
 
-/** Runs the built bin and collects what it wrote; a run that hangs is killed and fails the test. */
+/**
+ * Runs the built bin and collects what it wrote; a run that hangs is killed and fails the test.
+ * For what only a process shows: its exit code as a shell sees it, signals, a second process
+ * turned away by an embedded data directory's lock, a terminal.
+ */
 async function run(
   args: string[],
   options: { env?: Record<string, string>; input?: Uint8Array } = {},
@@ -47,6 +55,51 @@ async function run(
   });
   if (result.code === null) throw new Error(`workflow-store ${args.join(" ")} was killed`);
   return { code: result.code, stdout: result.stdoutBytes, out: result.stdout, err: result.stderr };
+}
+
+/** A stream that keeps what is written to it, as a pipe that is not a terminal would take it. */
+function collector() {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  return {
+    stream,
+    bytes: async () => {
+      stream.end();
+      await finished(stream);
+      return Buffer.concat(chunks);
+    },
+  };
+}
+
+/**
+ * Runs the command line in this process, as the bin does (the same `runCli`), with its own
+ * arguments, environment, stdin, stdout, stderr and signals, and collects what it wrote. Each run
+ * starts afresh: what one said or set is not seen by the next.
+ */
+async function runInProcess(
+  args: string[],
+  options: { env?: Record<string, string>; input?: Uint8Array } = {},
+): Promise<CliResult> {
+  const stdout = collector();
+  const stderr = collector();
+  const code = await runCli({
+    args,
+    env: options.env ?? embeddedEnv,
+    cwd: process.cwd(),
+    stdin: Readable.from(options.input === undefined ? [] : [options.input]),
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    // Signals of its own: the test runner's process is not interrupted by them, nor they by it.
+    signals: new EventEmitter(),
+    setTitle: () => {},
+  });
+  const out = await stdout.bytes();
+  return { code, stdout: out, out: out.toString(), err: (await stderr.bytes()).toString() };
 }
 
 /** A database the CLI is pointed at, and a way to read and change it behind the CLI's back. */
@@ -68,7 +121,7 @@ async function openEmbedded(): Promise<Target> {
   const dataDir = join(dir, "data");
   return {
     args: ["--data-dir", dataDir],
-    // One process at a time may open the directory: the CLI has exited by the time this runs.
+    // One opener at a time may have the directory: the CLI run has closed it by the time this runs.
     query: async (text) => {
       const client = await PGlite.create(dataDir);
       try {
@@ -121,7 +174,7 @@ for (const backend of backends) {
       return target;
     };
     const cli = (target: Target, args: string[], input?: Uint8Array) =>
-      run([...target.args, ...args], input === undefined ? {} : { input });
+      runInProcess([...target.args, ...args], input === undefined ? {} : { input });
     let shared: Target;
 
     beforeAll(async () => {
@@ -362,7 +415,8 @@ for (const backend of backends) {
         });
         try {
           expect(err).toContain(`watch holds the embedded store in ${target.args[1]} (pid ${watch.pid})`);
-          const refused = await cli(target, ["count", "p"]);
+          // A second process, turned away by the lock the first holds.
+          const refused = await run([...target.args, "count", "p"]);
           expectExit(refused, EXIT.CONNECTION);
           expect(refused.err.split("\n")[0]).toBe(
             `workflow-store: count: the embedded data directory ${target.args[1]} is open in process ${watch.pid} ` +
@@ -519,16 +573,16 @@ describe.skipIf(databaseUrl === null)(`workflow-store finds PostgreSQL in the en
   let database: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
     database = await freshDatabase("cli_env");
-    expectExit(await run(["migrate", "--url", database.url]), EXIT.OK);
+    expectExit(await runInProcess(["migrate", "--url", database.url]), EXIT.OK);
   });
   afterAll(() => database?.drop());
 
   it("uses DATABASE_URL when there is no --url", async () => {
     const env = { ...embeddedEnv, DATABASE_URL: database.url };
-    expectExit(await run(["set", "env", "k", "from DATABASE_URL"], { env }), EXIT.OK);
-    const status = await run(["status"], { env });
+    expectExit(await runInProcess(["set", "env", "k", "from DATABASE_URL"], { env }), EXIT.OK);
+    const status = await runInProcess(["status"], { env });
     expect(status.out).toMatch(/^database +postgres /m);
-    expect((await run(["get", "env", "k", "--url", database.url])).out).toBe("from DATABASE_URL\n");
+    expect((await runInProcess(["get", "env", "k", "--url", database.url])).out).toBe("from DATABASE_URL\n");
   });
 
   it("uses the POSTGRES_* variables when there is no --url and no DATABASE_URL", async () => {
@@ -541,14 +595,14 @@ describe.skipIf(databaseUrl === null)(`workflow-store finds PostgreSQL in the en
       POSTGRES_PASSWORD: decodeURIComponent(url.password),
       POSTGRES_DB: url.pathname.slice(1),
     };
-    expectExit(await run(["set", "env", "pg", "from POSTGRES_*"], { env }), EXIT.OK);
-    expect((await run(["get", "env", "pg", "--url", database.url])).out).toBe("from POSTGRES_*\n");
+    expectExit(await runInProcess(["set", "env", "pg", "from POSTGRES_*"], { env }), EXIT.OK);
+    expect((await runInProcess(["get", "env", "pg", "--url", database.url])).out).toBe("from POSTGRES_*\n");
   });
 });
 
 describe("workflow-store without a database", () => {
   it.each(["", ...COMMANDS])("prints help and exits 0 for `%s --help`", async (command) => {
-    const result = await run(command === "" ? ["--help"] : [command, "--help"]);
+    const result = await runInProcess(command === "" ? ["--help"] : [command, "--help"]);
     expectExit(result, EXIT.OK);
     expect(result.out).toContain(`Usage: workflow-store${command === "" ? "" : ` ${command}`}`);
     expect(result.out).toContain("--url <url>");
@@ -594,7 +648,7 @@ describe("workflow-store without a database", () => {
     ["get", ["p", long], "key"],
   ])("%s %s: exits 2 with the library's message before opening anything", async (command, args, what) => {
     const dataDir = join(mkdtempSync(join(tmpdir(), "dws-cli-")), "never");
-    const result = await run([command, ...args, "--data-dir", dataDir]);
+    const result = await runInProcess([command, ...args, "--data-dir", dataDir]);
     expectExit(result, EXIT.USAGE);
     expect(result.err.split("\n")[0]).toBe(
       `workflow-store: ${command}: ${what} is 256 characters long; at most 255 fit`,
