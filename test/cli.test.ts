@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -113,12 +113,39 @@ interface Target {
 interface Backend {
   name: string;
   enabled: boolean;
-  open(): Promise<Target>;
+  /**
+   * A database of its own. `created`: one that exists but that the store was never set up in,
+   * for a case about anything but what the CLI does to a database it has not seen before;
+   * otherwise one that nothing has touched yet.
+   */
+  open(options?: { created?: boolean }): Promise<Target>;
 }
 
-async function openEmbedded(): Promise<Target> {
+const scratch = mkdtempSync(join(tmpdir(), "dws-cli-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let createdDataDir: Promise<string> | undefined;
+
+/**
+ * A data directory as the CLI creates it (`migrate --dry-run` creates one and migrates nothing),
+ * made once for the file: PGlite takes seconds to create one, and a copy takes milliseconds.
+ */
+function createdOnce(): Promise<string> {
+  createdDataDir ??= (async () => {
+    const dataDir = join(scratch, "created");
+    const made = await runInProcess(["--data-dir", dataDir, "migrate", "--dry-run"]);
+    if (made.code !== 0 || !existsSync(join(dataDir, "PG_VERSION"))) {
+      throw new Error(`could not create a data directory: ${made.err}`);
+    }
+    return dataDir;
+  })();
+  return createdDataDir;
+}
+
+async function openEmbedded(options: { created?: boolean } = {}): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), "dws-cli-"));
   const dataDir = join(dir, "data");
+  if (options.created) cpSync(await createdOnce(), dataDir, { recursive: true });
   return {
     args: ["--data-dir", dataDir],
     // One opener at a time may have the directory: the CLI run has closed it by the time this runs.
@@ -168,8 +195,8 @@ function jsonLines(out: string): unknown[] {
 for (const backend of backends) {
   describe.skipIf(!backend.enabled)(`workflow-store on ${backend.name}`, () => {
     const targets: Target[] = [];
-    const fresh = async () => {
-      const target = await backend.open();
+    const fresh = async (options: { created?: boolean } = {}) => {
+      const target = await backend.open(options);
       targets.push(target);
       return target;
     };
@@ -178,7 +205,7 @@ for (const backend of backends) {
     let shared: Target;
 
     beforeAll(async () => {
-      shared = await fresh();
+      shared = await fresh({ created: true });
       expectExit(await cli(shared, ["migrate"]), EXIT.OK);
     });
     afterAll(async () => {
@@ -216,7 +243,7 @@ for (const backend of backends) {
     }, 60_000);
 
     it("prints the pending SQL on migrate --dry-run and changes nothing", async () => {
-      const target = await fresh();
+      const target = await fresh({ created: true });
       const dryRun = await cli(target, ["migrate", "--dry-run"]);
       expectExit(dryRun, EXIT.OK);
       expect(dryRun.out).toMatch(/^-- 0000_workflow_store$/m);
@@ -227,7 +254,7 @@ for (const backend of backends) {
     }, 60_000);
 
     it("warns in status when the journal says applied but the table is gone, and migrate re-creates it", async () => {
-      const target = await fresh();
+      const target = await fresh({ created: true });
       expectExit(await cli(target, ["migrate"]), EXIT.OK);
       await target.query("drop table workflow_store");
       const status = await cli(target, ["status"]);
@@ -401,7 +428,7 @@ for (const backend of backends) {
 
     if (backend.open === openEmbedded)
       it("watch says it holds the embedded directory, and a second command is told which process to stop", async () => {
-        const target = await fresh();
+        const target = await fresh({ created: true });
         expectExit(await cli(target, ["set", "p", "k", "v"]), EXIT.OK);
         const watch = spawn(process.execPath, [BIN, ...target.args, "watch", "p"], { env: embeddedEnv });
         const exited = new Promise<number | null>((resolve) => watch.once("exit", (code) => resolve(code)));
@@ -517,7 +544,7 @@ for (const backend of backends) {
     }, 60_000);
 
     it("prints rows and bytes per prefix, largest first, limited by --top", async () => {
-      const target = await fresh();
+      const target = await fresh({ created: true });
       expectExit(await cli(target, ["migrate"]), EXIT.OK);
       const sets: [string, string, string][] = [
         ["small", "a", "x"],
@@ -541,7 +568,7 @@ for (const backend of backends) {
     }, 60_000);
 
     it("puts the table and its rows in another PostgreSQL schema with --schema", async () => {
-      const target = await fresh();
+      const target = await fresh({ created: true });
       const inTenant = (args: string[]) => cli(target, [...args, "--schema", "tenant_a"]);
       const migrate = await inTenant(["migrate"]);
       expectExit(migrate, EXIT.OK);
