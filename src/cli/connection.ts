@@ -4,7 +4,6 @@ import type { Command } from "commander";
 import {
   type Connection,
   configFromEnv,
-  connectEmbedded,
   connectPostgres,
   createStoreWithDb,
   migrationStatus,
@@ -86,7 +85,7 @@ export function describeTarget(target: Target): string {
 async function open(run: CliRun, target: Target): Promise<Connection> {
   if (target.kind === "server") return connectPostgres(target.config);
   const created = notCreatedYet(target);
-  const connection = await connectEmbedded({ dataDir: target.dataDir });
+  const connection = await run.io.connectEmbedded({ dataDir: target.dataDir });
   if (created || target.chosen === "default") {
     run.note(`${created ? "created" : "using"} ${describeTarget(target)}`);
     run.targetAnnounced = true;

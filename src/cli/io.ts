@@ -1,4 +1,5 @@
 import type { EventEmitter } from "node:events";
+import { type Connection, connectEmbedded } from "../index.js";
 
 /** A stream the command line writes to: its stdout or stderr. */
 export interface OutputStream extends NodeJS.WritableStream {
@@ -32,6 +33,12 @@ export interface CliIo {
   signals: Pick<EventEmitter, "once" | "off">;
   /** Names the running command, as `ps` shows it and an embedded data directory's lock names its holder. */
   setTitle(title: string): void;
+  /**
+   * Opens an embedded data directory, when no PostgreSQL server is named: `connectEmbedded`. A
+   * caller that runs many commands on one directory may keep it open across runs instead, and
+   * give each run a connection whose close leaves it open.
+   */
+  connectEmbedded(options: { dataDir: string }): Promise<Connection>;
 }
 
 /** The process's own arguments, environment, streams and signals. */
@@ -47,6 +54,7 @@ export function processIo(): CliIo {
     setTitle: (title) => {
       process.title = title;
     },
+    connectEmbedded,
   };
 }
 
