@@ -7,9 +7,11 @@ import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { CliIo } from "../src/cli/io.js";
 import { runCli } from "../src/cli/program.js";
+import { type Connection, connectEmbedded } from "../src/index.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
 
@@ -79,11 +81,12 @@ function collector() {
 /**
  * Runs the command line in this process, as the bin does (the same `runCli`), with its own
  * arguments, environment, stdin, stdout, stderr and signals, and collects what it wrote. Each run
- * starts afresh: what one said or set is not seen by the next.
+ * starts afresh: what one said or set is not seen by the next. `connectEmbedded` opens an embedded
+ * data directory, `connectEmbedded` itself unless the test keeps the directory open.
  */
 async function runInProcess(
   args: string[],
-  options: { env?: Record<string, string>; input?: Uint8Array } = {},
+  options: { env?: Record<string, string>; input?: Uint8Array; connectEmbedded?: CliIo["connectEmbedded"] } = {},
 ): Promise<CliResult> {
   const stdout = collector();
   const stderr = collector();
@@ -97,6 +100,7 @@ async function runInProcess(
     // Signals of its own: the test runner's process is not interrupted by them, nor they by it.
     signals: new EventEmitter(),
     setTitle: () => {},
+    connectEmbedded: options.connectEmbedded ?? connectEmbedded,
   });
   const out = await stdout.bytes();
   return { code, stdout: out, out: out.toString(), err: (await stderr.bytes()).toString() };
@@ -107,6 +111,10 @@ interface Target {
   /** The global options that name this database. */
   args: string[];
   query(text: string): Promise<Record<string, unknown>[]>;
+  /** How in-process runs open the embedded data directory, when the test keeps it open. */
+  connectEmbedded?: CliIo["connectEmbedded"];
+  /** Closes what the test keeps open, so that a process of its own can open the database. */
+  release(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -142,22 +150,51 @@ function createdOnce(): Promise<string> {
   return createdDataDir;
 }
 
+/**
+ * An embedded data directory kept open across in-process runs, as a long-lived app keeps it:
+ * PGlite takes a good part of a second to open one, and each run would open it again. Each run
+ * gets a connection whose close leaves the directory open; the test reads and writes behind the
+ * CLI's back on the same one (one opener at a time may have a directory). `release` closes it.
+ */
+function keptOpen(dataDir: string) {
+  let opened: Promise<Connection> | undefined;
+  const open = () => {
+    opened ??= connectEmbedded({ dataDir }).catch((error: unknown) => {
+      opened = undefined;
+      throw error;
+    });
+    return opened;
+  };
+  return {
+    connectEmbedded: async (options: { dataDir: string }): Promise<Connection> => {
+      if (options.dataDir !== dataDir) return connectEmbedded(options);
+      const { db, label } = await open();
+      return { db, label, close: async () => {} };
+    },
+    query: async (text: string) => {
+      const { db } = await open();
+      return ((await db.execute(sql.raw(text))) as unknown as { rows: Record<string, unknown>[] }).rows;
+    },
+    release: async () => {
+      const connection = opened;
+      opened = undefined;
+      await (await connection)?.close();
+    },
+  };
+}
+
 async function openEmbedded(options: { created?: boolean } = {}): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), "dws-cli-"));
   const dataDir = join(dir, "data");
   if (options.created) cpSync(await createdOnce(), dataDir, { recursive: true });
+  const kept = keptOpen(dataDir);
   return {
     args: ["--data-dir", dataDir],
-    // One opener at a time may have the directory: the CLI run has closed it by the time this runs.
-    query: async (text) => {
-      const client = await PGlite.create(dataDir);
-      try {
-        return (await client.query<Record<string, unknown>>(text)).rows;
-      } finally {
-        await client.close();
-      }
+    ...kept,
+    dispose: async () => {
+      await kept.release();
+      rmSync(dir, { recursive: true, force: true });
     },
-    dispose: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
@@ -167,6 +204,7 @@ async function openPostgres(): Promise<Target> {
   return {
     args: ["--url", database.url],
     query: async (text) => [...(await client.unsafe(text))],
+    release: async () => {},
     dispose: database.drop,
   };
 }
@@ -201,12 +239,19 @@ for (const backend of backends) {
       return target;
     };
     const cli = (target: Target, args: string[], input?: Uint8Array) =>
-      runInProcess([...target.args, ...args], input === undefined ? {} : { input });
+      runInProcess([...target.args, ...args], {
+        ...(input !== undefined && { input }),
+        ...(target.connectEmbedded !== undefined && { connectEmbedded: target.connectEmbedded }),
+      });
     let shared: Target;
 
     beforeAll(async () => {
       shared = await fresh({ created: true });
       expectExit(await cli(shared, ["migrate"]), EXIT.OK);
+    });
+    afterEach(async () => {
+      // A case's own databases close with it; the shared one stays open for the next case.
+      for (const target of targets) if (target !== shared) await target.release();
     });
     afterAll(async () => {
       for (const target of targets.splice(0)) await target.dispose();
@@ -430,6 +475,8 @@ for (const backend of backends) {
       it("watch says it holds the embedded directory, and a second command is told which process to stop", async () => {
         const target = await fresh({ created: true });
         expectExit(await cli(target, ["set", "p", "k", "v"]), EXIT.OK);
+        // The processes below open the directory themselves.
+        await target.release();
         const watch = spawn(process.execPath, [BIN, ...target.args, "watch", "p"], { env: embeddedEnv });
         const exited = new Promise<number | null>((resolve) => watch.once("exit", (code) => resolve(code)));
         let err = "";
@@ -531,6 +578,8 @@ for (const backend of backends) {
       await shared.query(
         `update workflow_store set updated_at = now() - interval '2 hours' where prefix = '${prefix}'`,
       );
+      // The process below opens the database itself.
+      await shared.release();
       const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
       const command = [process.execPath, BIN, ...shared.args, "purge", "--older-than", "90m", "--prefix", prefix];
       // script(1) runs the command on a pseudo-terminal and copies what it shows to stdout.
