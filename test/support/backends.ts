@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -71,10 +74,29 @@ function memoryBackend(): Backend {
 
 function embeddedBackend(): Backend {
   const opened = closer();
+  const folder = mkdtempSync(join(tmpdir(), "dws-conformance-"));
+  let made: Promise<string> | undefined;
+  let stores = 0;
+  // Each store in a data directory of its own, copied from one created (and migrated) once:
+  // PGlite takes seconds to create a database, and the suite opens a dozen stores.
+  const dataDir = async () => {
+    made ??= (async () => {
+      const template = join(folder, "template");
+      await (await createEmbeddedStore({ dataDir: template })).close();
+      return template;
+    })();
+    const copy = join(folder, `store-${++stores}`);
+    cpSync(await made, copy, { recursive: true });
+    return copy;
+  };
   return {
     name: "embedded PGlite (createEmbeddedStore)",
-    create: async (options) => opened.add(await createEmbeddedStore(options), (store) => store.close()),
-    dispose: opened.dispose,
+    create: async (options) =>
+      opened.add(await createEmbeddedStore({ ...options, dataDir: await dataDir() }), (store) => store.close()),
+    dispose: async () => {
+      await opened.dispose();
+      rmSync(folder, { recursive: true, force: true });
+    },
   };
 }
 
