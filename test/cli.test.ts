@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { EventEmitter } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -644,6 +644,46 @@ for (const backend of backends) {
     }, 60_000);
   });
 }
+
+describe.skipIf(databaseUrl === null)(`workflow-store as a process, as a shell sees it${skipReason}`, () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let url: string[];
+  beforeAll(async () => {
+    database = await freshDatabase("cli_process");
+    url = ["--url", database.url];
+    expectExit(await runInProcess([...url, "migrate"]), EXIT.OK);
+  });
+  afterAll(() => database?.drop());
+
+  it("exits 3 when get or rm finds no key, and 1 when a value is not JSON", async () => {
+    expectExit(await runInProcess([...url, "set", "p", "text", "not json"]), EXIT.OK);
+    for (const command of ["get", "rm"]) {
+      const missing = await run([...url, command, "p", "missing"]);
+      expectExit(missing, EXIT.NOT_FOUND);
+      expect(missing.err.split("\n")[0]).toBe(`workflow-store: ${command}: no key "missing" in prefix "p"`);
+    }
+    const notJson = await run([...url, "get", "p", "text", "--format", "json"]);
+    expectExit(notJson, EXIT.ERROR);
+    expect(notJson.err).toMatch(/^workflow-store: get: the value is not JSON/);
+  });
+
+  it("exits 0 and says nothing when the reader of its output goes away (EPIPE)", async () => {
+    // Far more lines than a pipe holds, so that ls is still writing when the reader leaves.
+    const { client } = database.connect();
+    await client.unsafe(
+      "insert into workflow_store (prefix, key, value) select 'many', 'key-' || n, '\\x00' from generate_series(1, 20000) n",
+    );
+    const ls = spawn(process.execPath, [BIN, ...url, "ls", "many"], { env: embeddedEnv });
+    let err = "";
+    ls.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    // The reader takes the first chunk and closes its end, as `head -1` does.
+    ls.stdout.once("data", () => ls.stdout.destroy());
+    const [code] = await once(ls, "exit");
+    expect({ code, err }).toEqual({ code: EXIT.OK, err: "" });
+  });
+});
 
 describe.skipIf(databaseUrl === null)(`workflow-store finds PostgreSQL in the environment${skipReason}`, () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>;
