@@ -1,11 +1,17 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { EventEmitter, once } from "node:events";
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { CliIo } from "../src/cli/io.js";
+import { runCli } from "../src/cli/program.js";
+import { type Connection, connectEmbedded } from "../src/index.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
 
@@ -36,7 +42,11 @@ interface CliResult {
   err: string;
 }
 
-/** Runs the built bin and collects what it wrote; a run that hangs is killed and fails the test. */
+/**
+ * Runs the built bin and collects what it wrote; a run that hangs is killed and fails the test.
+ * For what only a process shows: its exit code as a shell sees it, signals, a second process
+ * turned away by an embedded data directory's lock, a terminal.
+ */
 async function run(
   args: string[],
   options: { env?: Record<string, string>; input?: Uint8Array } = {},
@@ -49,35 +59,142 @@ async function run(
   return { code: result.code, stdout: result.stdoutBytes, out: result.stdout, err: result.stderr };
 }
 
+/** A stream that keeps what is written to it, as a pipe that is not a terminal would take it. */
+function collector() {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  return {
+    stream,
+    bytes: async () => {
+      stream.end();
+      await finished(stream);
+      return Buffer.concat(chunks);
+    },
+  };
+}
+
+/**
+ * Runs the command line in this process, as the bin does (the same `runCli`), with its own
+ * arguments, environment, stdin, stdout, stderr and signals, and collects what it wrote. Each run
+ * starts afresh: what one said or set is not seen by the next. `connectEmbedded` opens an embedded
+ * data directory, `connectEmbedded` itself unless the test keeps the directory open.
+ */
+async function runInProcess(
+  args: string[],
+  options: { env?: Record<string, string>; input?: Uint8Array; connectEmbedded?: CliIo["connectEmbedded"] } = {},
+): Promise<CliResult> {
+  const stdout = collector();
+  const stderr = collector();
+  const code = await runCli({
+    args,
+    env: options.env ?? embeddedEnv,
+    cwd: process.cwd(),
+    stdin: Readable.from(options.input === undefined ? [] : [options.input]),
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    // Signals of its own: the test runner's process is not interrupted by them, nor they by it.
+    signals: new EventEmitter(),
+    setTitle: () => {},
+    connectEmbedded: options.connectEmbedded ?? connectEmbedded,
+  });
+  const out = await stdout.bytes();
+  return { code, stdout: out, out: out.toString(), err: (await stderr.bytes()).toString() };
+}
+
 /** A database the CLI is pointed at, and a way to read and change it behind the CLI's back. */
 interface Target {
   /** The global options that name this database. */
   args: string[];
   query(text: string): Promise<Record<string, unknown>[]>;
+  /** How in-process runs open the embedded data directory, when the test keeps it open. */
+  connectEmbedded?: CliIo["connectEmbedded"];
+  /** Closes what the test keeps open, so that a process of its own can open the database. */
+  release(): Promise<void>;
   dispose(): Promise<void>;
 }
 
 interface Backend {
   name: string;
   enabled: boolean;
-  open(): Promise<Target>;
+  /**
+   * A database of its own. `created`: one that exists but that the store was never set up in,
+   * for a case about anything but what the CLI does to a database it has not seen before;
+   * otherwise one that nothing has touched yet.
+   */
+  open(options?: { created?: boolean }): Promise<Target>;
 }
 
-async function openEmbedded(): Promise<Target> {
+const scratch = mkdtempSync(join(tmpdir(), "dws-cli-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+let createdDataDir: Promise<string> | undefined;
+
+/**
+ * A data directory as the CLI creates it (`migrate --dry-run` creates one and migrates nothing),
+ * made once for the file: PGlite takes seconds to create one, and a copy takes milliseconds.
+ */
+function createdOnce(): Promise<string> {
+  createdDataDir ??= (async () => {
+    const dataDir = join(scratch, "created");
+    const made = await runInProcess(["--data-dir", dataDir, "migrate", "--dry-run"]);
+    if (made.code !== 0 || !existsSync(join(dataDir, "PG_VERSION"))) {
+      throw new Error(`could not create a data directory: ${made.err}`);
+    }
+    return dataDir;
+  })();
+  return createdDataDir;
+}
+
+/**
+ * An embedded data directory kept open across in-process runs, as a long-lived app keeps it:
+ * PGlite takes a good part of a second to open one, and each run would open it again. Each run
+ * gets a connection whose close leaves the directory open; the test reads and writes behind the
+ * CLI's back on the same one (one opener at a time may have a directory). `release` closes it.
+ */
+function keptOpen(dataDir: string) {
+  let opened: Promise<Connection> | undefined;
+  const open = () => {
+    opened ??= connectEmbedded({ dataDir }).catch((error: unknown) => {
+      opened = undefined;
+      throw error;
+    });
+    return opened;
+  };
+  return {
+    connectEmbedded: async (options: { dataDir: string }): Promise<Connection> => {
+      if (options.dataDir !== dataDir) return connectEmbedded(options);
+      const { db, label } = await open();
+      return { db, label, close: async () => {} };
+    },
+    query: async (text: string) => {
+      const { db } = await open();
+      return ((await db.execute(sql.raw(text))) as unknown as { rows: Record<string, unknown>[] }).rows;
+    },
+    release: async () => {
+      const connection = opened;
+      opened = undefined;
+      await (await connection)?.close();
+    },
+  };
+}
+
+async function openEmbedded(options: { created?: boolean } = {}): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), "dws-cli-"));
   const dataDir = join(dir, "data");
+  if (options.created) cpSync(await createdOnce(), dataDir, { recursive: true });
+  const kept = keptOpen(dataDir);
   return {
     args: ["--data-dir", dataDir],
-    // One process at a time may open the directory: the CLI has exited by the time this runs.
-    query: async (text) => {
-      const client = await PGlite.create(dataDir);
-      try {
-        return (await client.query<Record<string, unknown>>(text)).rows;
-      } finally {
-        await client.close();
-      }
+    ...kept,
+    dispose: async () => {
+      await kept.release();
+      rmSync(dir, { recursive: true, force: true });
     },
-    dispose: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
@@ -87,6 +204,7 @@ async function openPostgres(): Promise<Target> {
   return {
     args: ["--url", database.url],
     query: async (text) => [...(await client.unsafe(text))],
+    release: async () => {},
     dispose: database.drop,
   };
 }
@@ -115,18 +233,25 @@ function jsonLines(out: string): unknown[] {
 for (const backend of backends) {
   describe.skipIf(!backend.enabled)(`workflow-store on ${backend.name}`, () => {
     const targets: Target[] = [];
-    const fresh = async () => {
-      const target = await backend.open();
+    const fresh = async (options: { created?: boolean } = {}) => {
+      const target = await backend.open(options);
       targets.push(target);
       return target;
     };
     const cli = (target: Target, args: string[], input?: Uint8Array) =>
-      run([...target.args, ...args], input === undefined ? {} : { input });
+      runInProcess([...target.args, ...args], {
+        ...(input !== undefined && { input }),
+        ...(target.connectEmbedded !== undefined && { connectEmbedded: target.connectEmbedded }),
+      });
     let shared: Target;
 
     beforeAll(async () => {
-      shared = await fresh();
+      shared = await fresh({ created: true });
       expectExit(await cli(shared, ["migrate"]), EXIT.OK);
+    });
+    afterEach(async () => {
+      // A case's own databases close with it; the shared one stays open for the next case.
+      for (const target of targets) if (target !== shared) await target.release();
     });
     afterAll(async () => {
       for (const target of targets.splice(0)) await target.dispose();
@@ -163,7 +288,7 @@ for (const backend of backends) {
     }, 60_000);
 
     it("prints the pending SQL on migrate --dry-run and changes nothing", async () => {
-      const target = await fresh();
+      const target = await fresh({ created: true });
       const dryRun = await cli(target, ["migrate", "--dry-run"]);
       expectExit(dryRun, EXIT.OK);
       expect(dryRun.out).toMatch(/^-- 0000_workflow_store$/m);
@@ -174,7 +299,7 @@ for (const backend of backends) {
     }, 60_000);
 
     it("warns in status when the journal says applied but the table is gone, and migrate re-creates it", async () => {
-      const target = await fresh();
+      const target = await fresh({ created: true });
       expectExit(await cli(target, ["migrate"]), EXIT.OK);
       await target.query("drop table workflow_store");
       const status = await cli(target, ["status"]);
@@ -348,8 +473,10 @@ for (const backend of backends) {
 
     if (backend.open === openEmbedded)
       it("watch says it holds the embedded directory, and a second command is told which process to stop", async () => {
-        const target = await fresh();
+        const target = await fresh({ created: true });
         expectExit(await cli(target, ["set", "p", "k", "v"]), EXIT.OK);
+        // The processes below open the directory themselves.
+        await target.release();
         const watch = spawn(process.execPath, [BIN, ...target.args, "watch", "p"], { env: embeddedEnv });
         const exited = new Promise<number | null>((resolve) => watch.once("exit", (code) => resolve(code)));
         let err = "";
@@ -362,7 +489,8 @@ for (const backend of backends) {
         });
         try {
           expect(err).toContain(`watch holds the embedded store in ${target.args[1]} (pid ${watch.pid})`);
-          const refused = await cli(target, ["count", "p"]);
+          // A second process, turned away by the lock the first holds.
+          const refused = await run([...target.args, "count", "p"]);
           expectExit(refused, EXIT.CONNECTION);
           expect(refused.err.split("\n")[0]).toBe(
             `workflow-store: count: the embedded data directory ${target.args[1]} is open in process ${watch.pid} ` +
@@ -450,6 +578,8 @@ for (const backend of backends) {
       await shared.query(
         `update workflow_store set updated_at = now() - interval '2 hours' where prefix = '${prefix}'`,
       );
+      // The process below opens the database itself.
+      await shared.release();
       const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
       const command = [process.execPath, BIN, ...shared.args, "purge", "--older-than", "90m", "--prefix", prefix];
       // script(1) runs the command on a pseudo-terminal and copies what it shows to stdout.
@@ -463,7 +593,7 @@ for (const backend of backends) {
     }, 60_000);
 
     it("prints rows and bytes per prefix, largest first, limited by --top", async () => {
-      const target = await fresh();
+      const target = await fresh({ created: true });
       expectExit(await cli(target, ["migrate"]), EXIT.OK);
       const sets: [string, string, string][] = [
         ["small", "a", "x"],
@@ -487,7 +617,7 @@ for (const backend of backends) {
     }, 60_000);
 
     it("puts the table and its rows in another PostgreSQL schema with --schema", async () => {
-      const target = await fresh();
+      const target = await fresh({ created: true });
       const inTenant = (args: string[]) => cli(target, [...args, "--schema", "tenant_a"]);
       const migrate = await inTenant(["migrate"]);
       expectExit(migrate, EXIT.OK);
@@ -515,20 +645,60 @@ for (const backend of backends) {
   });
 }
 
+describe.skipIf(databaseUrl === null)(`workflow-store as a process, as a shell sees it${skipReason}`, () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let url: string[];
+  beforeAll(async () => {
+    database = await freshDatabase("cli_process");
+    url = ["--url", database.url];
+    expectExit(await runInProcess([...url, "migrate"]), EXIT.OK);
+  });
+  afterAll(() => database?.drop());
+
+  it("exits 3 when get or rm finds no key, and 1 when a value is not JSON", async () => {
+    expectExit(await runInProcess([...url, "set", "p", "text", "not json"]), EXIT.OK);
+    for (const command of ["get", "rm"]) {
+      const missing = await run([...url, command, "p", "missing"]);
+      expectExit(missing, EXIT.NOT_FOUND);
+      expect(missing.err.split("\n")[0]).toBe(`workflow-store: ${command}: no key "missing" in prefix "p"`);
+    }
+    const notJson = await run([...url, "get", "p", "text", "--format", "json"]);
+    expectExit(notJson, EXIT.ERROR);
+    expect(notJson.err).toMatch(/^workflow-store: get: the value is not JSON/);
+  });
+
+  it("exits 0 and says nothing when the reader of its output goes away (EPIPE)", async () => {
+    // Far more lines than a pipe holds, so that ls is still writing when the reader leaves.
+    const { client } = database.connect();
+    await client.unsafe(
+      "insert into workflow_store (prefix, key, value) select 'many', 'key-' || n, '\\x00' from generate_series(1, 20000) n",
+    );
+    const ls = spawn(process.execPath, [BIN, ...url, "ls", "many"], { env: embeddedEnv });
+    let err = "";
+    ls.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    // The reader takes the first chunk and closes its end, as `head -1` does.
+    ls.stdout.once("data", () => ls.stdout.destroy());
+    const [code] = await once(ls, "exit");
+    expect({ code, err }).toEqual({ code: EXIT.OK, err: "" });
+  });
+});
+
 describe.skipIf(databaseUrl === null)(`workflow-store finds PostgreSQL in the environment${skipReason}`, () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
     database = await freshDatabase("cli_env");
-    expectExit(await run(["migrate", "--url", database.url]), EXIT.OK);
+    expectExit(await runInProcess(["migrate", "--url", database.url]), EXIT.OK);
   });
   afterAll(() => database?.drop());
 
   it("uses DATABASE_URL when there is no --url", async () => {
     const env = { ...embeddedEnv, DATABASE_URL: database.url };
-    expectExit(await run(["set", "env", "k", "from DATABASE_URL"], { env }), EXIT.OK);
-    const status = await run(["status"], { env });
+    expectExit(await runInProcess(["set", "env", "k", "from DATABASE_URL"], { env }), EXIT.OK);
+    const status = await runInProcess(["status"], { env });
     expect(status.out).toMatch(/^database +postgres /m);
-    expect((await run(["get", "env", "k", "--url", database.url])).out).toBe("from DATABASE_URL\n");
+    expect((await runInProcess(["get", "env", "k", "--url", database.url])).out).toBe("from DATABASE_URL\n");
   });
 
   it("uses the POSTGRES_* variables when there is no --url and no DATABASE_URL", async () => {
@@ -541,14 +711,14 @@ describe.skipIf(databaseUrl === null)(`workflow-store finds PostgreSQL in the en
       POSTGRES_PASSWORD: decodeURIComponent(url.password),
       POSTGRES_DB: url.pathname.slice(1),
     };
-    expectExit(await run(["set", "env", "pg", "from POSTGRES_*"], { env }), EXIT.OK);
-    expect((await run(["get", "env", "pg", "--url", database.url])).out).toBe("from POSTGRES_*\n");
+    expectExit(await runInProcess(["set", "env", "pg", "from POSTGRES_*"], { env }), EXIT.OK);
+    expect((await runInProcess(["get", "env", "pg", "--url", database.url])).out).toBe("from POSTGRES_*\n");
   });
 });
 
 describe("workflow-store without a database", () => {
   it.each(["", ...COMMANDS])("prints help and exits 0 for `%s --help`", async (command) => {
-    const result = await run(command === "" ? ["--help"] : [command, "--help"]);
+    const result = await runInProcess(command === "" ? ["--help"] : [command, "--help"]);
     expectExit(result, EXIT.OK);
     expect(result.out).toContain(`Usage: workflow-store${command === "" ? "" : ` ${command}`}`);
     expect(result.out).toContain("--url <url>");
@@ -594,7 +764,7 @@ describe("workflow-store without a database", () => {
     ["get", ["p", long], "key"],
   ])("%s %s: exits 2 with the library's message before opening anything", async (command, args, what) => {
     const dataDir = join(mkdtempSync(join(tmpdir(), "dws-cli-")), "never");
-    const result = await run([command, ...args, "--data-dir", dataDir]);
+    const result = await runInProcess([command, ...args, "--data-dir", dataDir]);
     expectExit(result, EXIT.USAGE);
     expect(result.err.split("\n")[0]).toBe(
       `workflow-store: ${command}: ${what} is 256 characters long; at most 255 fit`,

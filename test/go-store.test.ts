@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createPostgresStore, type Store, type StoreEntry } from "../src/index.js";
 import { collect } from "../src/testing/index.js";
 import { GO_STORE_DDL, goStore } from "./support/go-store.js";
-import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabase, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 import { createRole } from "./support/roles.js";
 
 const ZONES = ["UTC", "America/New_York", "Asia/Kolkata"];
@@ -24,10 +24,12 @@ function expectNear(date: Date, expected: number, slackMs = 10 * SECONDS): void 
 describe.skipIf(databaseUrl === null)(`a table shared with the original Go store${skipReason}`, () => {
   const fresh = freshDatabasePerTest();
 
+  // Side by side: each waits a second and a half, on a database and role of its own that it drops
+  // itself.
   for (const zone of ZONES) {
     for (const level of LEVELS) {
-      it(`keeps every row at its true age with TimeZone ${zone} set on the Go store's ${level}`, async () => {
-        const database = await fresh("go");
+      it.concurrent(`keeps every row at its true age with TimeZone ${zone} set on the Go store's ${level}`, async () => {
+        const database = await freshDatabase("go");
         const name = new URL(database.url).pathname.slice(1);
         const { client } = database.connect();
         // The Go store created the table; this store adopts it and migrates it.

@@ -4,7 +4,6 @@ import type { Command } from "commander";
 import {
   type Connection,
   configFromEnv,
-  connectEmbedded,
   connectPostgres,
   createStoreWithDb,
   migrationStatus,
@@ -14,7 +13,8 @@ import {
   StoreError,
 } from "../index.js";
 import { CommandFailure, EXIT_CODES } from "./exit-codes.js";
-import { note } from "./output.js";
+import type { CliIo } from "./io.js";
+import type { CliRun } from "./output.js";
 
 /** The options every command takes. */
 export interface GlobalOptions {
@@ -53,13 +53,17 @@ export function globalOptions(command: Command): GlobalOptions {
  * The database the options name: `--url`, else `DATABASE_URL`, else the `POSTGRES_*` variables when
  * any is set, else the embedded store in `--data-dir`. Throws `CONFIG` for settings that do not parse.
  */
-export function targetOf(options: GlobalOptions, env: Record<string, string | undefined> = process.env): Target {
+export function targetOf(options: GlobalOptions, { env, cwd }: Pick<CliIo, "env" | "cwd">): Target {
   if (options.url !== undefined) return { kind: "server", config: parseDsn(options.url), from: "--url" };
   if (env.DATABASE_URL) return { kind: "server", config: parseDsn(env.DATABASE_URL), from: "DATABASE_URL" };
   if (POSTGRES_VARIABLES.some((name) => env[name])) {
     return { kind: "server", config: configFromEnv(env), from: "the POSTGRES_* variables" };
   }
-  return { kind: "embedded", dataDir: resolve(options.dataDir), chosen: options.dataDirGiven ? "given" : "default" };
+  return {
+    kind: "embedded",
+    dataDir: resolve(cwd, options.dataDir),
+    chosen: options.dataDirGiven ? "given" : "default",
+  };
 }
 
 /** The target in a line for people: which store a command used, never with a password. */
@@ -73,21 +77,18 @@ export function describeTarget(target: Target): string {
     : `the embedded store in ${target.dataDir} (no --url, DATABASE_URL or POSTGRES_* variable names a PostgreSQL server)`;
 }
 
-/** Whether this process already said on stderr which store it uses, so that a failure need not repeat it. */
-export let targetAnnounced = false;
-
 /**
  * Opens the target. The embedded store is said so on stderr when it is new, or when nothing chose
  * it but the absence of a server's settings: a deploy step that lost its DATABASE_URL would
  * otherwise migrate and write a local directory and exit 0.
  */
-async function open(target: Target): Promise<Connection> {
+async function open(run: CliRun, target: Target): Promise<Connection> {
   if (target.kind === "server") return connectPostgres(target.config);
   const created = notCreatedYet(target);
-  const connection = await connectEmbedded({ dataDir: target.dataDir });
+  const connection = await run.io.connectEmbedded({ dataDir: target.dataDir });
   if (created || target.chosen === "default") {
-    note(`${created ? "created" : "using"} ${describeTarget(target)}`);
-    targetAnnounced = true;
+    run.note(`${created ? "created" : "using"} ${describeTarget(target)}`);
+    run.targetAnnounced = true;
   }
   return connection;
 }
@@ -99,11 +100,12 @@ export function notCreatedYet(target: Target): boolean {
 
 /** Runs `work` on the database the options name, and closes it afterwards, also when `work` fails. */
 export async function withConnection<T>(
+  run: CliRun,
   options: GlobalOptions,
   work: (connection: Connection, target: Target) => Promise<T>,
 ): Promise<T> {
-  const target = targetOf(options);
-  const connection = await open(target);
+  const target = targetOf(options, run.io);
+  const connection = await open(run, target);
   try {
     return await work(connection, target);
   } finally {
@@ -117,10 +119,11 @@ export async function withConnection<T>(
  * its migrations have not reached says to run `workflow-store migrate`.
  */
 export function withStore<T>(
+  run: CliRun,
   options: GlobalOptions,
   work: (store: Store, connection: Connection, target: Target) => Promise<T>,
 ): Promise<T> {
-  return withConnection(options, async (connection, target) => {
+  return withConnection(run, options, async (connection, target) => {
     const store = await createStoreWithDb(connection.db, {
       autoMigrate: target.kind === "embedded",
       schema: options.schema,

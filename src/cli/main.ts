@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { processIo } from "./io.js";
 import { runCli } from "./program.js";
 
 // A reader that goes away (`workflow-store ls p | head`) is not an error of ours.
@@ -8,4 +9,4 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 });
 
 // exitCode rather than exit(), so that what is still buffered for stdout gets written.
-process.exitCode = await runCli(process.argv);
+process.exitCode = await runCli(processIo());

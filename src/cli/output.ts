@@ -1,21 +1,30 @@
 import { once } from "node:events";
+import type { CliIo } from "./io.js";
 
-/**
- * Writes to stdout and waits when the pipe is full, so that a long listing piped into a slow
- * reader does not pile up in memory.
- */
-export async function print(chunk: string | Uint8Array): Promise<void> {
-  if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
-}
+/** One run of the command line: where it writes, and what it has said so far. */
+export class CliRun {
+  /** Whether this run already said on stderr which store it uses, so that a failure need not repeat it. */
+  targetAnnounced = false;
 
-/** A line to stdout. */
-export function printLine(line: string): Promise<void> {
-  return print(`${line}\n`);
-}
+  constructor(readonly io: CliIo) {}
 
-/** A line to stderr: notes, warnings and progress, which are not the command's output. */
-export function note(line: string): void {
-  process.stderr.write(`workflow-store: ${line}\n`);
+  /**
+   * Writes to stdout and waits when the pipe is full, so that a long listing piped into a slow
+   * reader does not pile up in memory.
+   */
+  async print(chunk: string | Uint8Array): Promise<void> {
+    if (!this.io.stdout.write(chunk)) await once(this.io.stdout, "drain");
+  }
+
+  /** A line to stdout. */
+  printLine(line: string): Promise<void> {
+    return this.print(`${line}\n`);
+  }
+
+  /** A line to stderr: notes, warnings and progress, which are not the command's output. */
+  note(line: string): void {
+    this.io.stderr.write(`workflow-store: ${line}\n`);
+  }
 }
 
 /** A count of rows in words: `1 row`, `2 rows`. */

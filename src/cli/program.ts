@@ -12,18 +12,13 @@ import { registerSet } from "./commands/set.js";
 import { registerStats } from "./commands/stats.js";
 import { registerStatus } from "./commands/status.js";
 import { registerWatch } from "./commands/watch.js";
-import {
-  CONNECTION_HELP,
-  DEFAULT_DATA_DIR,
-  describeTarget,
-  globalOptions,
-  targetAnnounced,
-  targetOf,
-} from "./connection.js";
+import { CONNECTION_HELP, DEFAULT_DATA_DIR, describeTarget, globalOptions, targetOf } from "./connection.js";
 import { EXIT_CODES, EXIT_CODES_HELP, type ExitCode, exitCodeOf } from "./exit-codes.js";
+import { type CliIo, hasColors } from "./io.js";
+import { CliRun } from "./output.js";
 
 /** The commands, in the order `--help` lists them. */
-const COMMANDS: ((program: Command) => void)[] = [
+const COMMANDS: ((program: Command, run: CliRun) => void)[] = [
   registerMigrate,
   registerStatus,
   registerGet,
@@ -45,8 +40,12 @@ function packageVersion(): string {
   return manifest.version;
 }
 
-/** The `workflow-store` command line, with every command and the options they all take. */
-export function buildProgram(): Command {
+/**
+ * The `workflow-store` command line, with every command and the options they all take, for one
+ * run: it writes to that run's streams.
+ */
+export function buildProgram(run: CliRun): Command {
+  const { io } = run;
   const program = new Command("workflow-store")
     .description("Inspect and maintain a drizzle-workflow-store database: migrations, keys, values, changes, purges.")
     .version(packageVersion())
@@ -63,10 +62,18 @@ export function buildProgram(): Command {
     // Settings made before the commands are added are inherited by them.
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
-    .configureOutput({ outputError: (message, write) => write(`workflow-store: ${message.replace(/^error: /, "")}`) })
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      getOutHelpWidth: () => (io.stdout.isTTY && io.stdout.columns) || 80,
+      getErrHelpWidth: () => (io.stderr.isTTY && io.stderr.columns) || 80,
+      getOutHasColors: () => hasColors(io.env, io.stdout),
+      getErrHasColors: () => hasColors(io.env, io.stderr),
+      outputError: (message, write) => write(`workflow-store: ${message.replace(/^error: /, "")}`),
+    })
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("afterAll", `${EXIT_CODES_HELP}\n${CONNECTION_HELP}`);
-  for (const register of COMMANDS) register(program);
+  for (const register of COMMANDS) register(program, run);
   // A usage error names the command it is about, as every other error does.
   for (const command of program.commands) {
     command.configureOutput({
@@ -80,13 +87,13 @@ export function buildProgram(): Command {
  * The lines that report a failed command on stderr: the command the user typed (not the store
  * call it made) and what went wrong, then, for a command that uses a database, which one.
  */
-function failureReport(error: unknown, command: Command | undefined): string[] {
+function failureReport(run: CliRun, error: unknown, command: Command | undefined): string[] {
   const name = command === undefined ? "" : ` ${command.name()}:`;
   const what = error instanceof StoreError ? error.detail : error instanceof Error ? error.message : String(error);
   const lines = [`workflow-store:${name} ${what}`];
-  if (command !== undefined && !NO_DATABASE.has(command.name()) && !targetAnnounced) {
+  if (command !== undefined && !NO_DATABASE.has(command.name()) && !run.targetAnnounced) {
     try {
-      lines.push(`workflow-store: using ${describeTarget(targetOf(globalOptions(command)))}`);
+      lines.push(`workflow-store: using ${describeTarget(targetOf(globalOptions(command), run.io))}`);
     } catch {
       // Settings that do not parse: the error above says so.
     }
@@ -98,23 +105,25 @@ function failureReport(error: unknown, command: Command | undefined): string[] {
 const NO_DATABASE = new Set(["guard-migrations"]);
 
 /**
- * Runs the command line `argv` (as `process.argv` holds it) and resolves with the exit code. Errors
- * are reported on stderr as `workflow-store: <command>: <message>`, never with a stack.
+ * Runs the command line `io.args` with the streams, environment and signals of `io`, and resolves
+ * with the exit code. Errors are reported on `io.stderr` as `workflow-store: <command>: <message>`,
+ * never with a stack. Each call is a run of its own: nothing one run said or set is seen by the next.
  */
-export async function runCli(argv: readonly string[]): Promise<ExitCode> {
+export async function runCli(io: CliIo): Promise<ExitCode> {
+  const run = new CliRun(io);
   let running: Command | undefined;
-  const program = buildProgram().hook("preAction", (_program, command) => {
+  const program = buildProgram(run).hook("preAction", (_program, command) => {
     running = command;
     // What `ps` shows, and what an embedded data directory's lock names to a process it turns away.
-    process.title = `workflow-store ${command.name()}`;
+    io.setTitle(`workflow-store ${command.name()}`);
   });
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(io.args, { from: "user" });
     return EXIT_CODES.OK;
   } catch (error) {
     // Commander has already printed its message, or the help and version it was asked for.
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE;
-    for (const line of failureReport(error, running)) process.stderr.write(`${line}\n`);
+    for (const line of failureReport(run, error, running)) io.stderr.write(`${line}\n`);
     return exitCodeOf(error);
   }
 }

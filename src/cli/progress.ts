@@ -1,4 +1,5 @@
 import { Presets, SingleBar } from "cli-progress";
+import type { OutputStream } from "./io.js";
 import { rows } from "./output.js";
 
 /** Shows how far a purge has got. */
@@ -13,7 +14,7 @@ export interface PurgeProgress {
  * A progress bar on stderr when it is a terminal; otherwise one plain line per batch, which a log
  * file can keep and a bar's carriage returns would garble.
  */
-export function purgeProgress(total: number, stream: NodeJS.WriteStream = process.stderr): PurgeProgress {
+export function purgeProgress(total: number, stream: OutputStream): PurgeProgress {
   if (stream.isTTY) {
     const bar = new SingleBar(
       {

@@ -1,18 +1,18 @@
 import type { Command } from "commander";
 import { checkPrefix } from "../../index.js";
 import { globalOptions, withStore } from "../connection.js";
-import { printLine } from "../output.js";
+import type { CliRun } from "../output.js";
 
 /** `count <prefix>`: how many keys a prefix has. */
-export function registerCount(program: Command): void {
+export function registerCount(program: Command, run: CliRun): void {
   program
     .command("count")
     .description("print how many keys a prefix has")
     .argument("<prefix>", "the prefix")
     .action(async (prefix: string, _options: unknown, command: Command) => {
       checkPrefix("count", prefix);
-      await withStore(globalOptions(command), async (store) => {
-        await printLine(String(await store.count(prefix)));
+      await withStore(run, globalOptions(command), async (store) => {
+        await run.printLine(String(await store.count(prefix)));
       });
     });
 }

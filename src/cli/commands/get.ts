@@ -2,11 +2,11 @@ import { type Command, Option } from "commander";
 import { checkKey } from "../../index.js";
 import { globalOptions, withStore } from "../connection.js";
 import { CommandFailure, EXIT_CODES } from "../exit-codes.js";
-import { print } from "../output.js";
+import type { CliRun } from "../output.js";
 import { formatValue, VALUE_FORMATS, type ValueFormat } from "../value-format.js";
 
 /** `get <prefix> <key> [--format …]`: prints a value; exit 3 when there is none. */
-export function registerGet(program: Command): void {
+export function registerGet(program: Command, run: CliRun): void {
   program
     .command("get")
     .description("print the value of a key")
@@ -22,7 +22,7 @@ export function registerGet(program: Command): void {
     )
     .action(async (prefix: string, key: string, options: { format: ValueFormat }, command: Command) => {
       checkKey("get", prefix, key);
-      await withStore(globalOptions(command), async (store) => {
+      await withStore(run, globalOptions(command), async (store) => {
         const value = await store.get(prefix, key);
         if (value === null) {
           throw new CommandFailure(
@@ -30,7 +30,7 @@ export function registerGet(program: Command): void {
             `no key ${JSON.stringify(key)} in prefix ${JSON.stringify(prefix)}`,
           );
         }
-        await print(formatValue(value, options.format));
+        await run.print(formatValue(value, options.format));
       });
     });
 }

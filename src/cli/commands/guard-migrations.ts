@@ -1,16 +1,16 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { CommandFailure, EXIT_CODES } from "../exit-codes.js";
 import { guardMigration } from "../migration-guard.js";
-import { printLine } from "../output.js";
+import type { CliRun } from "../output.js";
 
 /**
  * `guard-migrations [folder]`: for an app whose own drizzle-kit schema lists the store's table,
  * makes its generated migrations safe to apply whoever created the table first, and keeps the
  * table when the app stops listing it. Needs no database.
  */
-export function registerGuardMigrations(program: Command): void {
+export function registerGuardMigrations(program: Command, run: CliRun): void {
   program
     .command("guard-migrations")
     .argument("[folder]", "the app's drizzle-kit migrations folder (its `out`)", "./drizzle")
@@ -18,19 +18,21 @@ export function registerGuardMigrations(program: Command): void {
     .action(async (folder: string) => {
       let files: string[];
       try {
-        files = (await readdir(folder)).filter((file) => file.endsWith(".sql")).sort();
+        files = (await readdir(resolve(run.io.cwd, folder))).filter((file) => file.endsWith(".sql")).sort();
       } catch {
         throw new CommandFailure(EXIT_CODES.USAGE, `no migrations folder at ${folder}`);
       }
       let changed = 0;
       for (const file of files) {
+        // Named as the user named the folder; read and written where it is from the run's cwd.
         const path = join(folder, file);
-        const { sql, changes } = guardMigration(await readFile(path, "utf8"));
+        const where = resolve(run.io.cwd, path);
+        const { sql, changes } = guardMigration(await readFile(where, "utf8"));
         if (changes.length === 0) continue;
-        await writeFile(path, sql);
+        await writeFile(where, sql);
         changed++;
-        for (const change of changes) await printLine(`${path}: ${change.before} -> ${change.after}`);
+        for (const change of changes) await run.printLine(`${path}: ${change.before} -> ${change.after}`);
       }
-      if (changed === 0) await printLine(`nothing to change in ${folder}`);
+      if (changed === 0) await run.printLine(`nothing to change in ${folder}`);
     });
 }

@@ -3,7 +3,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { type Connection, checkKey, checkPrefix } from "../../index.js";
 import { positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { field, printLine } from "../output.js";
+import { type CliRun, field } from "../output.js";
 import { queryTable } from "../table-query.js";
 
 /** Rows per query, so that a prefix of any size is listed in bounded memory. */
@@ -53,7 +53,7 @@ async function* listRows(
 }
 
 /** `ls <prefix> [--json] [--after KEY] [--limit N]`: keys with their sizes and update times. */
-export function registerLs(program: Command): void {
+export function registerLs(program: Command, run: CliRun): void {
   program
     .command("ls")
     .description(
@@ -67,7 +67,7 @@ export function registerLs(program: Command): void {
       checkPrefix("keys", prefix);
       if (options.after !== undefined) checkKey("keys", prefix, options.after);
       const globals = globalOptions(command);
-      await withStore(globals, async (_store, connection) => {
+      await withStore(run, globals, async (_store, connection) => {
         for await (const row of listRows(
           connection,
           globals.schema,
@@ -76,7 +76,7 @@ export function registerLs(program: Command): void {
           options.limit ?? Infinity,
         )) {
           const updatedAt = row.updatedAt?.toISOString() ?? null;
-          await printLine(
+          await run.printLine(
             options.json
               ? JSON.stringify({ key: row.key, size: row.size, updatedAt })
               : `${field(row.key)}\t${row.size}\t${updatedAt ?? "-"}`,

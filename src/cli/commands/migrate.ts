@@ -1,34 +1,34 @@
 import type { Command } from "commander";
 import { type MigrationInfo, migrate, migrationStatus } from "../../index.js";
 import { globalOptions, withConnection } from "../connection.js";
-import { printLine } from "../output.js";
+import type { CliRun } from "../output.js";
 
-async function printSql(migrations: MigrationInfo[]): Promise<void> {
+async function printSql(run: CliRun, migrations: MigrationInfo[]): Promise<void> {
   for (const migration of migrations) {
-    await printLine(`-- ${migration.tag}`);
-    for (const statement of migration.sql) await printLine(statement);
+    await run.printLine(`-- ${migration.tag}`);
+    for (const statement of migration.sql) await run.printLine(statement);
   }
 }
 
 /** `migrate [--dry-run]`: applies the pending migrations, or prints their SQL. */
-export function registerMigrate(program: Command): void {
+export function registerMigrate(program: Command, run: CliRun): void {
   program
     .command("migrate")
     .description("apply the migrations the database has not seen (in one transaction, under a lock)")
     .option("--dry-run", "print the pending migrations' SQL and change nothing")
     .action(async (options: { dryRun?: boolean }, command: Command) => {
       const globals = globalOptions(command);
-      await withConnection(globals, async (connection) => {
+      await withConnection(run, globals, async (connection) => {
         const target = `${connection.label}, schema ${globals.schema}`;
         if (options.dryRun) {
           const { pending } = await migrationStatus(connection.db, { schema: globals.schema });
-          if (pending.length === 0) await printLine(`up to date (${target})`);
-          else await printSql(pending);
+          if (pending.length === 0) await run.printLine(`up to date (${target})`);
+          else await printSql(run, pending);
           return;
         }
         const applied = await migrate(connection.db, { schema: globals.schema });
-        if (applied.length === 0) await printLine(`up to date (${target})`);
-        for (const migration of applied) await printLine(`applied ${migration.tag} (${target})`);
+        if (applied.length === 0) await run.printLine(`up to date (${target})`);
+        for (const migration of applied) await run.printLine(`applied ${migration.tag} (${target})`);
       });
     });
 }

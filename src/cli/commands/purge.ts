@@ -3,7 +3,7 @@ import { and, count, eq, sql } from "drizzle-orm";
 import { type Connection, checkPrefix, DEFAULT_PURGE_BATCH_SIZE } from "../../index.js";
 import { cutoff, positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { note, printLine, rows } from "../output.js";
+import { type CliRun, rows } from "../output.js";
 import { purgeProgress } from "../progress.js";
 import { queryTable } from "../table-query.js";
 
@@ -31,7 +31,7 @@ async function countOlder(connection: Connection, schema: string, olderThan: Dat
 }
 
 /** `purge --older-than <age|date> [--prefix P] [--dry-run]`: deletes rows not written since the cutoff. */
-export function registerPurge(program: Command): void {
+export function registerPurge(program: Command, run: CliRun): void {
   program
     .command("purge")
     .description("delete rows not written since a cutoff, in batches; prints how many it removed")
@@ -46,18 +46,18 @@ export function registerPurge(program: Command): void {
     .action(async (options: PurgeCommandOptions, command: Command) => {
       if (options.prefix !== undefined) checkPrefix("purge", options.prefix);
       const globals = globalOptions(command);
-      await withStore(globals, async (store, connection) => {
+      await withStore(run, globals, async (store, connection) => {
         const total = await countOlder(connection, globals.schema, options.olderThan, options.prefix);
         if (options.dryRun) {
-          await printLine(String(total));
-          note(`dry run: ${rows(total)} updated before ${options.olderThan.toISOString()} would be removed`);
+          await run.printLine(String(total));
+          run.note(`dry run: ${rows(total)} updated before ${options.olderThan.toISOString()} would be removed`);
           return;
         }
         if (total === 0) {
-          await printLine("0");
+          await run.printLine("0");
           return;
         }
-        const progress = purgeProgress(total);
+        const progress = purgeProgress(total, run.io.stderr);
         let removed: number;
         try {
           removed = await store.purge({
@@ -69,7 +69,7 @@ export function registerPurge(program: Command): void {
         } finally {
           progress.stop();
         }
-        await printLine(String(removed));
+        await run.printLine(String(removed));
       });
     });
 }

@@ -2,14 +2,14 @@ import type { Command } from "commander";
 import { count, desc, sql } from "drizzle-orm";
 import { positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { field, printLine } from "../output.js";
+import { type CliRun, field } from "../output.js";
 import { queryTable } from "../table-query.js";
 
 /** How many prefixes `stats` shows when `--top` is not given. */
 const DEFAULT_TOP = 20;
 
 /** `stats [--top N] [--json]`: rows and bytes per prefix, largest first. */
-export function registerStats(program: Command): void {
+export function registerStats(program: Command, run: CliRun): void {
   program
     .command("stats")
     .description(
@@ -19,7 +19,7 @@ export function registerStats(program: Command): void {
     .option("--json", "print one JSON object {prefix, rows, bytes} per line instead")
     .action(async (options: { top?: number; json?: boolean }, command: Command) => {
       const globals = globalOptions(command);
-      await withStore(globals, async (_store, connection) => {
+      await withStore(run, globals, async (_store, connection) => {
         const rows = await queryTable(connection, globals.schema, (db, table) => {
           const bytes = sql<number>`coalesce(sum(octet_length(${table.value})), 0)`.mapWith(Number);
           return db
@@ -30,7 +30,7 @@ export function registerStats(program: Command): void {
             .limit(options.top ?? DEFAULT_TOP);
         });
         for (const row of rows) {
-          await printLine(options.json ? JSON.stringify(row) : `${field(row.prefix)}\t${row.rows}\t${row.bytes}`);
+          await run.printLine(options.json ? JSON.stringify(row) : `${field(row.prefix)}\t${row.rows}\t${row.bytes}`);
         }
       });
     });

@@ -2,13 +2,13 @@ import type { Command } from "commander";
 import { checkPrefix } from "../../index.js";
 import { nonNegativeInteger, positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
-import { field, note, printLine } from "../output.js";
+import { type CliRun, field } from "../output.js";
 
 /**
  * `watch <prefix> [--from-revision N] [--count N] [--json]`: prints each change of the prefix as it
  * commits, until interrupted (Ctrl-C ends it with exit 0) or after `--count` changes.
  */
-export function registerWatch(program: Command): void {
+export function registerWatch(program: Command, run: CliRun): void {
   program
     .command("watch")
     .description(
@@ -27,12 +27,13 @@ export function registerWatch(program: Command): void {
         checkPrefix("watch", prefix);
         const stop = new AbortController();
         const interrupted = () => stop.abort();
-        process.once("SIGINT", interrupted);
-        process.once("SIGTERM", interrupted);
+        const { signals } = run.io;
+        signals.once("SIGINT", interrupted);
+        signals.once("SIGTERM", interrupted);
         try {
-          await withStore(globalOptions(command), async (store, _connection, target) => {
+          await withStore(run, globalOptions(command), async (store, _connection, target) => {
             if (target.kind === "embedded") {
-              note(
+              run.note(
                 `watch holds the embedded store in ${target.dataDir} (pid ${process.pid}): no other process can open ` +
                   "it, or write to it, until this one stops, so only what --from-revision replays can appear",
               );
@@ -42,11 +43,11 @@ export function registerWatch(program: Command): void {
               signal: stop.signal,
             });
             let left = options.count ?? Number.POSITIVE_INFINITY;
-            if (options.count === undefined) note(`watching ${JSON.stringify(prefix)}; Ctrl-C stops`);
+            if (options.count === undefined) run.note(`watching ${JSON.stringify(prefix)}; Ctrl-C stops`);
             for await (const change of changes) {
               const { revision, type, key } = change;
               const lastKey = change.type === "removeRange" ? change.lastKey : undefined;
-              await printLine(
+              await run.printLine(
                 options.json
                   ? JSON.stringify({ revision, type, key, ...(lastKey !== undefined && { lastKey }) })
                   : [revision, type, field(key), ...(lastKey !== undefined ? [field(lastKey)] : [])].join("\t"),
@@ -55,8 +56,8 @@ export function registerWatch(program: Command): void {
             }
           });
         } finally {
-          process.off("SIGINT", interrupted);
-          process.off("SIGTERM", interrupted);
+          signals.off("SIGINT", interrupted);
+          signals.off("SIGTERM", interrupted);
         }
       },
     );
