@@ -65,7 +65,7 @@ export interface Path {
 export interface Family {
   name: "PostgreSQL" | "embedded";
   paths: Path[];
-  /** The original Go engine's way to read a prefix: `list`, then one `get` per key. */
+  /** The Go engine's way to read a prefix: `list`, then one `get` per key. */
   goPattern: Pick<Required<Path>, "name" | "home" | "walkEntries">;
   close(): Promise<void>;
 }

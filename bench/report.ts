@@ -171,7 +171,7 @@ How to read it:
   random bytes. \`set\`, \`remove\` and \`setMany\` write keys no other run wrote (seeding and
   clearing are not measured).
 - The \`keys\` page from the middle of the large prefix starts after its middle key; the small
-  prefix is one page from its start. The Go pattern is the original Go engine's way to read a
+  prefix is one page from its start. The Go pattern is the Go engine's way to read a
   prefix: \`list\`, then one \`get\` per key.
 - The bench's database (\`workflow_store_bench\`, ICU en-US collation) is created and dropped by
   the run. Other work on the same machine or server shows as noise.`;

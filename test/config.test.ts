@@ -28,7 +28,7 @@ function configError(run: () => unknown): StoreError {
 }
 
 describe("defaultConfig", () => {
-  it("has the original store's defaults", () => {
+  it("has the Go store's defaults", () => {
     expect({ ...defaultConfig() }).toEqual({
       host: "localhost",
       port: 5432,
@@ -112,7 +112,7 @@ describe("parseDsn", () => {
     });
   });
 
-  it("reads the original store's example DSN", () => {
+  it("reads the Go store's example DSN", () => {
     const config = parseDsn("host=localhost port=5432 user=postgres password=secret dbname=workflow sslmode=disable");
     expect({ ...config }).toEqual({ ...defaultConfig(), password: "secret" });
   });

@@ -21,7 +21,7 @@ function expectNear(date: Date, expected: number, slackMs = 10 * SECONDS): void 
   ).toBeLessThan(slackMs);
 }
 
-describe.skipIf(databaseUrl === null)(`a table shared with the original Go store${skipReason}`, () => {
+describe.skipIf(databaseUrl === null)(`a table shared with the Go store${skipReason}`, () => {
   const fresh = freshDatabasePerTest();
 
   // Side by side: each waits a second and a half, on a database and role of its own that it drops

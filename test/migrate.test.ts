@@ -87,7 +87,7 @@ describe.skipIf(databaseUrl === null)(`migrations on PostgreSQL${skipReason}`, (
     await Promise.all(stores.map((store) => store.close()));
   });
 
-  it("adopts a table the original store created, keeping its rows", async () => {
+  it("adopts a table the Go store created, keeping its rows", async () => {
     const database = await fresh("adopt");
     const { client } = database.connect();
     await client.unsafe(GO_STORE_DDL);
@@ -95,7 +95,7 @@ describe.skipIf(databaseUrl === null)(`migrations on PostgreSQL${skipReason}`, (
     const store = await createPostgresStore(database.url);
     try {
       expect(await store.get("/flows", "plan")).toEqual(Buffer.from([0, 1, 2]));
-      // A NULL value reads as missing, as the original store reads it; its key is listed.
+      // A NULL value reads as missing, as the Go store reads it; its key is listed.
       expect(await store.get("/flows", "ctx")).toBeNull();
       await store.set("/flows", "trace", Buffer.from("new"));
       const keys: string[] = [];

@@ -68,7 +68,7 @@ describe.skipIf(databaseUrl === null)(`start-up on least privilege${skipReason}`
       const db = drizzle({ client });
       await createStoreWithDb(db);
       await createStoreWithDb(db);
-      // A table the original Go store created is adopted without a word too.
+      // A table the Go store created is adopted without a word too.
       await db.execute(sql`drop table workflow_store`);
       await db.execute(sql`drop schema drizzle cascade`);
       await db.execute(sql.raw(GO_STORE_DDL));

@@ -397,7 +397,7 @@ describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => 
       .catch(() => {});
   });
 
-  it("delivers the original Go store's own writes", async () => {
+  it("delivers the Go store's own writes", async () => {
     const database = await fresh("watch_go");
     const { client: go } = database.connect();
     const store = await createPostgresStore(database.url);

@@ -17,7 +17,7 @@ import type { CliIo } from "./io.js";
 import type { CliRun } from "./output.js";
 
 /** The options every command takes. */
-export interface GlobalOptions {
+interface GlobalOptions {
   url?: string;
   dataDir: string;
   schema: string;
@@ -37,7 +37,7 @@ password uses PGPASSWORD, then ~/.pgpass (or PGPASSFILE), as psql does.`;
 const POSTGRES_VARIABLES = ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"];
 
 /** The database the options and the environment name, before anything is opened. */
-export type Target =
+type Target =
   | { kind: "server"; config: PostgresConfig; from: string }
   | { kind: "embedded"; dataDir: string; chosen: "given" | "default" };
 

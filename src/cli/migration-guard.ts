@@ -1,7 +1,7 @@
 import { REVISION_SEQUENCE, TABLE_NAME } from "../index.js";
 
 /** One statement the guard rewrote, as `guard-migrations` reports it. */
-export interface GuardChange {
+interface GuardChange {
   before: string;
   after: string;
 }

@@ -44,7 +44,7 @@ function packageVersion(): string {
  * The `workflow-store` command line, with every command and the options they all take, for one
  * run: it writes to that run's streams.
  */
-export function buildProgram(run: CliRun): Command {
+function buildProgram(run: CliRun): Command {
   const { io } = run;
   const program = new Command("workflow-store")
     .description("Inspect and maintain a drizzle-workflow-store database: migrations, keys, values, changes, purges.")

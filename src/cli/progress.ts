@@ -3,7 +3,7 @@ import type { OutputStream } from "./io.js";
 import { rows } from "./output.js";
 
 /** Shows how far a purge has got. */
-export interface PurgeProgress {
+interface PurgeProgress {
   /** Called with the rows removed so far, once per batch. */
   update(removed: number): void;
   /** Ends the display; called once, whether the purge finished or failed. */

@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Store, workflowStoreTable } from "../index.js";
-import type { CaseContext } from "./conformance.js";
+import type { CaseContext } from "./context.js";
 import { collect, expectStoreError, freshPrefix, listAll } from "./helpers.js";
 import { Random, showInput } from "./random.js";
 
@@ -9,7 +9,7 @@ function byteOrder(keys: string[]): string[] {
   return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
-/** The core cases: the original store's, values, list, input checks, close, rows behind the API. */
+/** The core cases: the Go store's, values, list, input checks, close, rows behind the API. */
 export function coreCases({ target, store: suiteStore, seed }: CaseContext): void {
   const table = workflowStoreTable(target.schema);
   let store: Store;
@@ -17,7 +17,7 @@ export function coreCases({ target, store: suiteStore, seed }: CaseContext): voi
     store = suiteStore();
   });
 
-  describe("the original store's cases", () => {
+  describe("the Go store's cases", () => {
     it("sets and gets a value", async () => {
       const prefix = freshPrefix();
       await store.set(prefix, "key1", Buffer.from("value1"));
@@ -463,7 +463,7 @@ export function coreCases({ target, store: suiteStore, seed }: CaseContext): voi
         expect(await store.get(prefix, "big")).toEqual(big);
       });
 
-      it("reads a NULL value written by the original store as the original store does: missing", async () => {
+      it("reads a NULL value written by the Go store as the Go store does: missing", async () => {
         if (db === undefined) throw new Error("unreachable");
         const prefix = freshPrefix();
         await db().insert(table).values({ prefix, key: "null", value: null });
@@ -474,7 +474,7 @@ export function coreCases({ target, store: suiteStore, seed }: CaseContext): voi
         const entries: string[] = [];
         for await (const entry of store.entries(prefix)) entries.push(entry.key);
         expect(entries).toEqual(["set"]);
-        // Its key is listed, as the original store's list selects keys alone.
+        // Its key is listed, as the Go store's list selects keys alone.
         expect(await listAll(store, prefix)).toEqual(["null", "set"]);
         expect(await store.count(prefix)).toBe(2);
         // A set over it writes a value, as over any row.

@@ -2,7 +2,7 @@ import { and, eq, like, sql } from "drizzle-orm";
 import { pgTable, text } from "drizzle-orm/pg-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createStoreWithDb, MemoryStore, type Store, workflowStoreTable } from "../index.js";
-import type { CaseContext } from "./conformance.js";
+import type { CaseContext } from "./context.js";
 import { collect, expectStoreError, freshPrefix, listAll } from "./helpers.js";
 import { Random, showInput } from "./random.js";
 

@@ -7,6 +7,6 @@
  */
 
 export { applyEvents } from "./apply-events.js";
-export type { ConformanceOptions, ConformanceStoreOptions, ConformanceTarget } from "./conformance.js";
 export { storeConformance } from "./conformance.js";
+export type { ConformanceOptions, ConformanceStoreOptions, ConformanceTarget } from "./context.js";
 export { collect, expectStoreError, freshPrefix, listAll } from "./helpers.js";

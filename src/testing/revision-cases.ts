@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore, type Store, StoreError, workflowStoreTable } from "../index.js";
-import type { CaseContext } from "./conformance.js";
+import type { CaseContext } from "./context.js";
 import { collect, expectStoreError, freshPrefix } from "./helpers.js";
 import { Random, showInput } from "./random.js";
 import { workerStores } from "./workers.js";
@@ -234,7 +234,7 @@ export function revisionCases({ target, store: suiteStore, seed }: CaseContext):
         if (db === undefined) return;
         const prefix = freshPrefix();
         const first = await store.setIf(prefix, "k", bytes("mine"), { revision: 0 });
-        // The original store's upsert, which names no revision.
+        // The Go store's upsert, which names no revision.
         await db
           .insert(table)
           .values({ prefix, key: "k", value: bytes("theirs") })

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../index.js";
-import type { CaseContext } from "./conformance.js";
+import type { CaseContext } from "./context.js";
 import { expectStoreError, freshPrefix } from "./helpers.js";
 
 const bytes = (text: string) => Buffer.from(text);

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Store, workflowStoreTable } from "../index.js";
-import type { CaseContext } from "./conformance.js";
+import type { CaseContext } from "./context.js";
 import { expectStoreError, freshPrefix } from "./helpers.js";
 import { workerStores } from "./workers.js";
 

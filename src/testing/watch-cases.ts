@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Store, type WatchEvent, type WatchOptions, workflowStoreTable, workflowStoreTables } from "../index.js";
 import { applyEvents } from "./apply-events.js";
-import type { CaseContext } from "./conformance.js";
+import type { CaseContext } from "./context.js";
 import { expectStoreError, freshPrefix } from "./helpers.js";
 
 const bytes = (text: string) => Buffer.from(text);
@@ -11,7 +11,7 @@ const bytes = (text: string) => Buffer.from(text);
 const EVENT_WAIT_MS = 5000;
 
 /** The changes a watch reads, with a deadline on each wait: a missing change fails the case instead of hanging it. */
-export interface WatchReader {
+interface WatchReader {
   readonly iterator: AsyncIterableIterator<WatchEvent>;
   /** The next `count` changes; rejects when the watch ends or a change is later than `waitMs`. */
   take(count: number, waitMs?: number): Promise<WatchEvent[]>;

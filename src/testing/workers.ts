@@ -1,5 +1,5 @@
 import type { Store } from "../index.js";
-import type { ConformanceTarget } from "./conformance.js";
+import type { ConformanceTarget } from "./context.js";
 
 /**
  * Stores for `count` workers that contend: where the target's stores share a database (it has a

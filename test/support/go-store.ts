@@ -1,6 +1,6 @@
 import postgres from "postgres";
 
-/** The original Go store's DDL, as its README gives it. */
+/** The Go store's DDL, as its README gives it. */
 export const GO_STORE_DDL = `
 CREATE TABLE IF NOT EXISTS workflow_store (
     prefix VARCHAR(255) NOT NULL,
@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS workflow_store (
 CREATE INDEX IF NOT EXISTS idx_workflow_store_prefix ON workflow_store(prefix);`;
 
 /**
- * The original Go store, acting through its own statements on a connection of its own, as it
+ * The Go store, acting through its own statements on a connection of its own, as it
  * sends them: `timeZone` is the session's TimeZone (its driver leaves the server's otherwise).
  */
 export function goStore(url: string, timeZone?: string) {

@@ -1,56 +1,8 @@
 import type { Command } from "commander";
-import { and, eq, sql } from "drizzle-orm";
-import { type Connection, checkKey, checkPrefix } from "../../index.js";
+import { checkKey, checkPrefix } from "../../index.js";
 import { positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
 import { type CliRun, field } from "../output.js";
-import { queryTable } from "../table-query.js";
-
-/** Rows per query, so that a prefix of any size is listed in bounded memory. */
-const PAGE_SIZE = 1000;
-
-interface Listed {
-  key: string;
-  size: number;
-  updatedAt: Date | null;
-}
-
-/** One page of a prefix's keys in byte order, with each value's size but not the value. */
-function listPage(connection: Connection, schema: string, prefix: string, after: string | undefined, limit: number) {
-  return queryTable(connection, schema, (db, table) => {
-    const keyInByteOrder = sql`${table.key} collate "C"`;
-    return db
-      .select({
-        key: table.key,
-        size: sql<number>`coalesce(octet_length(${table.value}), 0)`.mapWith(Number),
-        // Rows written by the original store may lack a timestamp.
-        updatedAt: sql<Date | null>`coalesce(${table.updatedAt}, ${table.createdAt})`.mapWith(table.updatedAt),
-      })
-      .from(table)
-      .where(and(eq(table.prefix, prefix), after === undefined ? undefined : sql`${keyInByteOrder} > ${after}`))
-      .orderBy(keyInByteOrder)
-      .limit(limit);
-  });
-}
-
-/** Every row from `after` on, `limit` at most, a page at a time. */
-async function* listRows(
-  connection: Connection,
-  schema: string,
-  prefix: string,
-  after: string | undefined,
-  limit: number,
-): AsyncGenerator<Listed> {
-  let left = limit;
-  let last = after;
-  while (left > 0) {
-    const page = await listPage(connection, schema, prefix, last, Math.min(left, PAGE_SIZE));
-    yield* page;
-    left -= page.length;
-    if (page.length < PAGE_SIZE) return;
-    last = page[page.length - 1]?.key;
-  }
-}
 
 /** `ls <prefix> [--json] [--after KEY] [--limit N]`: keys with their sizes and update times. */
 export function registerLs(program: Command, run: CliRun): void {
@@ -67,19 +19,15 @@ export function registerLs(program: Command, run: CliRun): void {
       checkPrefix("keys", prefix);
       if (options.after !== undefined) checkKey("keys", prefix, options.after);
       const globals = globalOptions(command);
-      await withStore(run, globals, async (_store, connection) => {
-        for await (const row of listRows(
-          connection,
-          globals.schema,
-          prefix,
-          options.after,
-          options.limit ?? Infinity,
-        )) {
-          const updatedAt = row.updatedAt?.toISOString() ?? null;
+      await withStore(run, globals, async (store) => {
+        const range = {
+          ...(options.after !== undefined && { after: options.after }),
+          ...(options.limit !== undefined && { limit: options.limit }),
+        };
+        for await (const { key, size, updatedAt } of store.keyStats(prefix, range)) {
+          const time = updatedAt.toISOString();
           await run.printLine(
-            options.json
-              ? JSON.stringify({ key: row.key, size: row.size, updatedAt })
-              : `${field(row.key)}\t${row.size}\t${updatedAt ?? "-"}`,
+            options.json ? JSON.stringify({ key, size, updatedAt: time }) : `${field(key)}\t${size}\t${time}`,
           );
         }
       });

@@ -1,33 +1,15 @@
 import type { Command } from "commander";
-import { and, count, eq, sql } from "drizzle-orm";
-import { type Connection, checkPrefix, DEFAULT_PURGE_BATCH_SIZE } from "../../index.js";
+import { checkPrefix, DEFAULT_PURGE_BATCH_SIZE } from "../../index.js";
 import { cutoff, positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
 import { type CliRun, rows } from "../output.js";
 import { purgeProgress } from "../progress.js";
-import { queryTable } from "../table-query.js";
 
 interface PurgeCommandOptions {
   olderThan: Date;
   prefix?: string;
   dryRun?: boolean;
   batchSize?: number;
-}
-
-/** How many rows a purge with these options would remove now. */
-async function countOlder(connection: Connection, schema: string, olderThan: Date, prefix: string | undefined) {
-  const [row] = await queryTable(connection, schema, (db, table) =>
-    db
-      .select({ rows: count() })
-      .from(table)
-      .where(
-        and(
-          sql`${table.updatedAt} < ${olderThan.toISOString()}`,
-          prefix === undefined ? undefined : eq(table.prefix, prefix),
-        ),
-      ),
-  );
-  return row?.rows ?? 0;
 }
 
 /** `purge --older-than <age|date> [--prefix P] [--dry-run]`: deletes rows not written since the cutoff. */
@@ -46,8 +28,12 @@ export function registerPurge(program: Command, run: CliRun): void {
     .action(async (options: PurgeCommandOptions, command: Command) => {
       if (options.prefix !== undefined) checkPrefix("purge", options.prefix);
       const globals = globalOptions(command);
-      await withStore(run, globals, async (store, connection) => {
-        const total = await countOlder(connection, globals.schema, options.olderThan, options.prefix);
+      await withStore(run, globals, async (store) => {
+        const where = {
+          olderThan: options.olderThan,
+          ...(options.prefix !== undefined && { prefix: options.prefix }),
+        };
+        const total = await store.purge({ ...where, dryRun: true });
         if (options.dryRun) {
           await run.printLine(String(total));
           run.note(`dry run: ${rows(total)} updated before ${options.olderThan.toISOString()} would be removed`);
@@ -61,8 +47,7 @@ export function registerPurge(program: Command, run: CliRun): void {
         let removed: number;
         try {
           removed = await store.purge({
-            olderThan: options.olderThan,
-            ...(options.prefix !== undefined && { prefix: options.prefix }),
+            ...where,
             ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
             onProgress: (removedSoFar) => progress.update(removedSoFar),
           });

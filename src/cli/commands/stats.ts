@@ -1,9 +1,7 @@
 import type { Command } from "commander";
-import { count, desc, sql } from "drizzle-orm";
 import { positiveInteger } from "../arguments.js";
 import { globalOptions, withStore } from "../connection.js";
 import { type CliRun, field } from "../output.js";
-import { queryTable } from "../table-query.js";
 
 /** How many prefixes `stats` shows when `--top` is not given. */
 const DEFAULT_TOP = 20;
@@ -19,17 +17,8 @@ export function registerStats(program: Command, run: CliRun): void {
     .option("--json", "print one JSON object {prefix, rows, bytes} per line instead")
     .action(async (options: { top?: number; json?: boolean }, command: Command) => {
       const globals = globalOptions(command);
-      await withStore(run, globals, async (_store, connection) => {
-        const rows = await queryTable(connection, globals.schema, (db, table) => {
-          const bytes = sql<number>`coalesce(sum(octet_length(${table.value})), 0)`.mapWith(Number);
-          return db
-            .select({ prefix: table.prefix, rows: count(), bytes })
-            .from(table)
-            .groupBy(table.prefix)
-            .orderBy(desc(bytes), desc(count()), sql`${table.prefix} collate "C"`)
-            .limit(options.top ?? DEFAULT_TOP);
-        });
-        for (const row of rows) {
+      await withStore(run, globals, async (store) => {
+        for (const row of await store.prefixStats({ limit: options.top ?? DEFAULT_TOP })) {
           await run.printLine(options.json ? JSON.stringify(row) : `${field(row.prefix)}\t${row.rows}\t${row.bytes}`);
         }
       });
