@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { EventEmitter, once } from "node:events";
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -749,6 +749,23 @@ describe("workflow-store without a database", () => {
     expectExit(result, EXIT.USAGE);
     expect(result.err).toMatch(/^workflow-store: |^Usage: workflow-store/);
     expect(result.err).not.toMatch(/^\s+at /m);
+  });
+
+  it("guard-migrations says what keeps it from the folder: none there, a file, or the error it got", async () => {
+    const base = mkdtempSync(join(tmpdir(), "dws-guard-"));
+    const missing = await runInProcess(["guard-migrations", join(base, "none")]);
+    expectExit(missing, EXIT.USAGE);
+    expect(missing.err).toContain(`no migrations folder at ${join(base, "none")}`);
+    const file = join(base, "file.sql");
+    writeFileSync(file, "");
+    const notFolder = await runInProcess(["guard-migrations", file]);
+    expectExit(notFolder, EXIT.USAGE);
+    expect(notFolder.err).toContain(`${file} is not a folder`);
+    // A name too long for the filesystem: neither missing nor a file, and the message says so.
+    const tooLong = join(base, "x".repeat(300));
+    const failed = await runInProcess(["guard-migrations", tooLong]);
+    expectExit(failed, EXIT.ERROR);
+    expect(failed.err).toContain("ENAMETOOLONG");
   });
 
   const long = "p".repeat(256);

@@ -19,8 +19,14 @@ export function registerGuardMigrations(program: Command, run: CliRun): void {
       let files: string[];
       try {
         files = (await readdir(resolve(run.io.cwd, folder))).filter((file) => file.endsWith(".sql")).sort();
-      } catch {
-        throw new CommandFailure(EXIT_CODES.USAGE, `no migrations folder at ${folder}`);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") throw new CommandFailure(EXIT_CODES.USAGE, `no migrations folder at ${folder}`);
+        if (code === "ENOTDIR") throw new CommandFailure(EXIT_CODES.USAGE, `${folder} is not a folder`);
+        throw new CommandFailure(
+          EXIT_CODES.ERROR,
+          `cannot read the migrations folder ${folder}: ${(error as Error).message}`,
+        );
       }
       let changed = 0;
       for (const file of files) {
