@@ -1,6 +1,21 @@
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 const jsonReport = process.env.VITEST_JSON_REPORT;
+
+/**
+ * Vitest's order (longest first by the last run's timings, else larger files first), with the
+ * conformance files at the front: each is a few lines that run the whole suite on a backend, among
+ * the longest files, so that without timings (a fresh clone, as in CI) they would start last and
+ * leave one worker running them alone at the end.
+ */
+class ConformanceFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const isConformance = (file: TestSpecification) => /\/conformance-[^/]*\.test\.ts$/.test(file.moduleId);
+    return [...sorted.filter(isConformance), ...sorted.filter((file) => !isConformance(file))];
+  }
+}
 
 export default defineConfig({
   test: {
@@ -9,6 +24,7 @@ export default defineConfig({
     testTimeout: 30_000,
     // Most of the time is spent waiting on PostgreSQL, PGlite and child processes: two files at a time.
     maxWorkers: 2,
+    sequence: { sequencer: ConformanceFirst },
     hookTimeout: 120_000,
     // Far from UTC on the JavaScript side too, so no timestamp passes by luck.
     env: { TZ: "America/St_Johns" },

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -23,7 +24,20 @@ declare module "vitest" {
  */
 async function buildAndPack(): Promise<{ tarball: string; remove: () => void }> {
   const run = promisify(execFile);
-  await run("npx", ["tsc", "-p", "tsconfig.build.json"]);
+  // Incremental: a run after one that built the same sources rebuilds only what changed. The
+  // build info is kept out of dist/ (which is packed), in a folder of this checkout's own, with the
+  // time dist/index.js was written; a dist/ that is gone or that something else rebuilt since gets
+  // a full build.
+  const own = join(tmpdir(), `dws-build-${createHash("sha256").update(process.cwd()).digest("hex").slice(0, 16)}`);
+  const buildInfo = join(own, "tsbuildinfo");
+  const stamp = join(own, "dist-index-mtime");
+  const written = () => (existsSync("dist/index.js") ? String(statSync("dist/index.js").mtimeMs) : "");
+  mkdirSync(own, { recursive: true });
+  if (written() === "" || !existsSync(stamp) || readFileSync(stamp, "utf8") !== written()) {
+    rmSync(buildInfo, { force: true });
+  }
+  await run("npx", ["tsc", "-p", "tsconfig.build.json", "--incremental", "--tsBuildInfoFile", buildInfo]);
+  writeFileSync(stamp, written());
   const folder = mkdtempSync(join(tmpdir(), "dws-pack-"));
   const { stdout } = await run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", folder]);
   return { tarball: join(folder, stdout.trim()), remove: () => rmSync(folder, { recursive: true, force: true }) };
