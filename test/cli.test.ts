@@ -152,7 +152,7 @@ function createdOnce(): Promise<string> {
 
 /**
  * An embedded data directory kept open across in-process runs, as a long-lived app keeps it:
- * PGlite takes a good part of a second to open one, and each run would open it again. Each run
+ * opening one starts PGlite on it, which is slow, and each run would open it again. Each run
  * gets a connection whose close leaves the directory open; the test reads and writes behind the
  * CLI's back on the same one (one opener at a time may have a directory). `release` closes it.
  */

@@ -141,8 +141,8 @@ const BYTEA = 17;
 
 /**
  * bytea as PGlite's own serializer and parser take and give it (hex text, a Uint8Array), through
- * Buffer's hex codec: PGlite's go through a JavaScript array and a string per byte, which takes
- * tens of seconds for the suite's 64 MiB value and says nothing about the store.
+ * Buffer's hex codec: PGlite's go through a JavaScript array and a string per byte, which on the
+ * suite's 64 MiB value takes far longer than the query itself and says nothing about the store.
  */
 const fastBytea = {
   serializers: {
