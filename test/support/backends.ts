@@ -14,6 +14,7 @@ import {
   createPostgresStore,
   createStoreWithDb,
   MemoryStore,
+  pgliteByteaCodec,
   type Store,
   type StoreOptions,
 } from "../../src/index.js";
@@ -136,36 +137,14 @@ function nodePostgresBackend(): Backend {
   };
 }
 
-/** PostgreSQL's type id of bytea. */
-const BYTEA = 17;
-
-/**
- * bytea as PGlite's own serializer and parser take and give it (hex text, a Uint8Array), through
- * Buffer's hex codec: PGlite's go through a JavaScript array and a string per byte, which on the
- * suite's 64 MiB value takes far longer than the query itself and says nothing about the store.
- */
-const fastBytea = {
-  serializers: {
-    [BYTEA]: (value: unknown) => {
-      if (!(value instanceof Uint8Array)) throw new Error("Invalid input for bytea type");
-      return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}`;
-    },
-  },
-  parsers: {
-    [BYTEA]: (text: string) => {
-      const bytes = Buffer.from(text.slice(2), "hex");
-      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    },
-  },
-};
-
 function pgliteBackend(): Backend {
   const opened = closer();
   let client: PGlite | undefined;
   // One PGlite per test file: it takes seconds to start. Its session runs in a far time zone.
   const shared = async () => {
     if (client === undefined) {
-      client = opened.add(await PGlite.create(fastBytea), (c) => c.close());
+      // With the bytea codec the README gives apps that open PGlite themselves.
+      client = opened.add(await PGlite.create({ ...pgliteByteaCodec }), (c) => c.close());
       await client.exec(`set time zone '${TEST_TIME_ZONE}'`);
     }
     return drizzlePglite({ client });
