@@ -22,7 +22,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
     testTimeout: 30_000,
-    // Most of the time is spent waiting on PostgreSQL, PGlite and child processes: two files at a time.
+    // Two files at a time, one per core: PGlite and the child processes keep both cores busy, and a
+    // third file at a time only slows the others down.
     maxWorkers: 2,
     sequence: { sequencer: ConformanceFirst },
     hookTimeout: 120_000,
