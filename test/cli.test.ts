@@ -780,7 +780,7 @@ describe("workflow-store without a database", () => {
     ["purge", ["--older-than", "1d", "--prefix", long], "prefix"],
     ["get", ["p", long], "key"],
   ])("%s %s: exits 2 with the library's message before opening anything", async (command, args, what) => {
-    const dataDir = join(mkdtempSync(join(tmpdir(), "dws-cli-")), "never");
+    const dataDir = join(mkdtempSync(join(scratch, "never-")), "never");
     const result = await runInProcess([command, ...args, "--data-dir", dataDir]);
     expectExit(result, EXIT.USAGE);
     expect(result.err.split("\n")[0]).toBe(
