@@ -211,7 +211,9 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
   // transaction fails with UNSAFE_TRANSACTION and later calls run inside it. A pool that runs only
   // transactions never has a connection busy with a query of no transaction, so its BEGIN always
   // finds the connection idle and reserves it.
-  const transactions = postgres({ ...options, max_pipeline: 1 });
+  // Options in a variable, as above: postgres.js 3's types do not list max_pipeline.
+  const transactional = { ...options, max_pipeline: 1 };
+  const transactions = postgres(transactional);
   const client = new Proxy(statements, {
     get: (target, property, receiver) =>
       property === "begin" ? transactions.begin : Reflect.get(target, property, receiver),
