@@ -59,10 +59,6 @@ export class Calls {
     return this.#closedByCall || this.#transaction?.over === true;
   }
 
-  get inTransaction(): boolean {
-    return this.#transaction !== undefined;
-  }
-
   close(): void {
     this.#closedByCall = true;
   }
