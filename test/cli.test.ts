@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { EventEmitter, once } from "node:events";
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CliIo } from "../src/cli/io.js";
 import { runCli } from "../src/cli/program.js";
 import { type Connection, connectEmbedded } from "../src/index.js";
+import { copyNewDataDir } from "./support/pglite-template.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
 
@@ -132,24 +133,6 @@ interface Backend {
 const scratch = mkdtempSync(join(tmpdir(), "dws-cli-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-let createdDataDir: Promise<string> | undefined;
-
-/**
- * A data directory as the CLI creates it (`migrate --dry-run` creates one and migrates nothing),
- * made once for the file: PGlite takes seconds to create one, and a copy takes milliseconds.
- */
-function createdOnce(): Promise<string> {
-  createdDataDir ??= (async () => {
-    const dataDir = join(scratch, "created");
-    const made = await runInProcess(["--data-dir", dataDir, "migrate", "--dry-run"]);
-    if (made.code !== 0 || !existsSync(join(dataDir, "PG_VERSION"))) {
-      throw new Error(`could not create a data directory: ${made.err}`);
-    }
-    return dataDir;
-  })();
-  return createdDataDir;
-}
-
 /**
  * An embedded data directory kept open across in-process runs, as a long-lived app keeps it:
  * opening one starts PGlite on it, which is slow, and each run would open it again. Each run
@@ -186,7 +169,7 @@ function keptOpen(dataDir: string) {
 async function openEmbedded(options: { created?: boolean } = {}): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), "dws-cli-"));
   const dataDir = join(dir, "data");
-  if (options.created) cpSync(await createdOnce(), dataDir, { recursive: true });
+  if (options.created) copyNewDataDir(dataDir);
   const kept = keptOpen(dataDir);
   return {
     args: ["--data-dir", dataDir],

@@ -1,16 +1,17 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { LOCK_FILE } from "../src/drivers/pglite/data-dir-lock.js";
 import { createEmbeddedStore } from "../src/index.js";
+import { childScript } from "./support/child-scripts.js";
+import { copyNewDataDir } from "./support/pglite-template.js";
 import { cleanEnv } from "./support/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const childScript = fileURLToPath(new URL("./support/embedded-child.ts", import.meta.url));
 // Where test/support/embedded-child.ts writes; each value is its key's bytes.
 const CHILD_PREFIX = "/children";
 
@@ -24,7 +25,7 @@ class Child {
   readonly exited: Promise<number | null>;
 
   constructor(mode: "hold" | "write" | "exit" | "lock", dataDir: string, argument = "0") {
-    this.#process = spawn(process.execPath, ["--import", "tsx", childScript, mode, dataDir, argument], {
+    this.#process = spawn(process.execPath, [childScript("embedded-child"), mode, dataDir, argument], {
       cwd: root,
       env: cleanEnv(),
       stdio: ["pipe", "pipe", "pipe"],
@@ -102,19 +103,9 @@ function heldMessage(dataDir: string, pid: number): string {
 
 describe("an embedded data directory across processes", () => {
   const dir = mkdtempSync(join(tmpdir(), "dws-embedded-processes-"));
-  const template = join(dir, "template");
   let next = 0;
-  /** A data directory with the table in it, copied so that no test waits for PGlite's initdb. */
-  const freshDataDir = (): string => {
-    const dataDir = join(dir, `data-${next++}`);
-    cpSync(template, dataDir, { recursive: true });
-    return dataDir;
-  };
-
-  beforeAll(async () => {
-    const store = await createEmbeddedStore({ dataDir: template });
-    await store.close();
-  });
+  /** A data directory copied from the run's new one, so that no test waits for PGlite's initdb. */
+  const freshDataDir = (): string => copyNewDataDir(join(dir, `data-${next++}`));
 
   afterEach(async () => {
     await Promise.all([...children].map((child) => child.kill()));

@@ -16,26 +16,28 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { LOCK_FILE } from "../src/drivers/pglite/data-dir-lock.js";
 import { connectEmbedded, createEmbeddedStore, StoreError } from "../src/index.js";
+import { copyNewDataDir } from "./support/pglite-template.js";
 
 const run = promisify(execFile);
-const entry = fileURLToPath(new URL("../src/index.ts", import.meta.url));
+// The package as the run built it: the writer is a plain node process, as an app's would be.
+const builtEntry = fileURLToPath(new URL("../dist/index.js", import.meta.url));
 
 describe("createEmbeddedStore with a dataDir", () => {
   const dir = mkdtempSync(join(tmpdir(), "dws-embedded-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("keeps what one process wrote for the next process", async () => {
-    const dataDir = join(dir, "data");
-    const writer = join(dir, "writer.mts");
+    const dataDir = copyNewDataDir(join(dir, "data"));
+    const writer = join(dir, "writer.mjs");
     writeFileSync(
       writer,
-      `import { createEmbeddedStore } from ${JSON.stringify(entry)};
+      `import { createEmbeddedStore } from ${JSON.stringify(builtEntry)};
        const store = await createEmbeddedStore({ dataDir: ${JSON.stringify(dataDir)} });
        await store.set("/runs/1", "plan", Buffer.from([0, 1, 2, 255]));
        await store.set("/runs/1", "context", Buffer.from("ctx"));
        await store.close();`,
     );
-    await run(process.execPath, ["--import", "tsx", writer]);
+    await run(process.execPath, [writer]);
 
     const store = await createEmbeddedStore({ dataDir });
     try {
@@ -53,11 +55,18 @@ describe("what an embedded data directory may be", () => {
   const dir = mkdtempSync(join(tmpdir(), "dws-embedded-dir-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("is created private (0700), as PostgreSQL keeps its own", async () => {
-    const dataDir = join(dir, "new");
+  it("is created private (0700), as PostgreSQL keeps its own, with parents that do not exist yet", async () => {
+    const dataDir = join(dir, "nested", "new");
     const store = await createEmbeddedStore({ dataDir });
+    await store.set("/p", "k", Buffer.from("v"));
     await store.close();
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    const again = await createEmbeddedStore({ dataDir });
+    try {
+      expect(await again.get("/p", "k")).toEqual(Buffer.from("v"));
+    } finally {
+      await again.close();
+    }
   }, 60_000);
 
   it("refuses a folder of other files, and leaves it as it was", async () => {
@@ -75,8 +84,7 @@ describe("what an embedded data directory may be", () => {
   });
 
   it("says which PostgreSQL made a directory the installed PGlite cannot open, and leaves it intact", async () => {
-    const dataDir = join(dir, "other-major");
-    await (await createEmbeddedStore({ dataDir })).close();
+    const dataDir = copyNewDataDir(join(dir, "other-major"));
     const running = readFileSync(join(dataDir, "PG_VERSION"), "utf8").trim();
     // What a directory of another PGlite line looks like to this one: PostgreSQL refuses it.
     const other = String(Number(running) - 1);
@@ -107,8 +115,7 @@ describe("the lock on an embedded data directory, within one process", () => {
     });
 
   it("refuses a second open of a directory this process has open, until the first closes", async () => {
-    // Parents that do not exist yet are created.
-    const dataDir = join(dir, "nested", "twice");
+    const dataDir = copyNewDataDir(join(dir, "twice"));
     const first = await createEmbeddedStore({ dataDir });
     try {
       await expect(createEmbeddedStore({ dataDir })).rejects.toThrow(StoreError);
@@ -131,7 +138,7 @@ describe("the lock on an embedded data directory, within one process", () => {
   }, 60_000);
 
   it("lets exactly one of two simultaneous opens in", async () => {
-    const dataDir = join(dir, "simultaneous");
+    const dataDir = copyNewDataDir(join(dir, "simultaneous"));
     const outcomes = await Promise.allSettled([createEmbeddedStore({ dataDir }), createEmbeddedStore({ dataDir })]);
     const opened = outcomes.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
     const refused = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason] : []));
@@ -141,7 +148,7 @@ describe("the lock on an embedded data directory, within one process", () => {
   }, 60_000);
 
   it("releases the directory when opening fails after taking it", async () => {
-    const dataDir = join(dir, "failed");
+    const dataDir = copyNewDataDir(join(dir, "failed"));
     // No table and no autoMigrate: PGlite opens, then the store refuses.
     await expect(createEmbeddedStore({ dataDir, autoMigrate: false })).rejects.toMatchObject({ code: "SCHEMA" });
     expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);

@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
-import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { describe, expect, it } from "vitest";
 import { createPostgresStore, createStoreWithDb, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrate } from "../src/index.js";
 import { GO_STORE_DDL } from "./support/go-store.js";
+import { newPgliteInMemory } from "./support/pglite-template.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
 
@@ -153,7 +153,7 @@ describe.skipIf(databaseUrl === null)(`migrations on PostgreSQL${skipReason}`, (
 
 describe("migrations on PGlite", () => {
   it("apply once and are recorded, and a second run is a no-op", async () => {
-    const client = await PGlite.create();
+    const client = await newPgliteInMemory();
     try {
       const db = drizzlePglite({ client });
       await migrate(db);

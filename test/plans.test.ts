@@ -9,6 +9,7 @@ import { drizzleReadyClient } from "../src/drivers/pglite/client.js";
 import { connectEmbedded, migrate } from "../src/index.js";
 import { type PreparedQueries, prepareQueries } from "../src/postgres/statements/prepare.js";
 import { DEFAULT_SCHEMA } from "../src/schema.js";
+import { copyNewDataDir, newPgliteInMemory } from "./support/pglite-template.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 
 /** Runs SQL with bound parameters and returns the rows. */
@@ -106,7 +107,7 @@ describe("query plans on PGlite", () => {
   let queries: PreparedQueries;
   let run: Run;
   beforeAll(async () => {
-    pg = new PGlite();
+    pg = await newPgliteInMemory();
     const db = pgliteDrizzle({ client: drizzleReadyClient(pg) });
     await migrate(db);
     await db.execute(sql.raw(FILL));
@@ -128,7 +129,7 @@ describe("statistics of an embedded data directory", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "dws-plans-"));
     try {
       // Filled by PGlite alone, as by a version of the package that took no statistics.
-      const bare = await PGlite.create(dataDir);
+      const bare = await PGlite.create(copyNewDataDir(dataDir));
       await migrate(pgliteDrizzle({ client: bare }));
       await bare.exec(FILL);
       const [before] = (await bare.query<{ n: number }>(STATISTICS)).rows;

@@ -1,4 +1,3 @@
-import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
@@ -12,6 +11,7 @@ import {
   type Store,
 } from "../src/index.js";
 import { expectStoreError } from "../src/testing/index.js";
+import { newPgliteInMemory } from "./support/pglite-template.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 
 async function withStores<T>(stores: Store[], work: () => Promise<T>): Promise<T> {
@@ -30,7 +30,7 @@ describe("the schema option", () => {
   });
 
   it("keeps two schemas of one embedded database apart", async () => {
-    const client = new PGlite();
+    const client = await newPgliteInMemory();
     const db = drizzlePglite({ client });
     try {
       const a = await createStoreWithDb(db, { schema: "tenant_a" });

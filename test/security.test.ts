@@ -1,6 +1,5 @@
 import { createServer } from "node:net";
 import { inspect } from "node:util";
-import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -17,6 +16,7 @@ import {
   type StoreError,
 } from "../src/index.js";
 import { expectStoreError } from "../src/testing/index.js";
+import { newPgliteInMemory } from "./support/pglite-template.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 
 const SECRET = "s3cret-value-0f-a-run";
@@ -90,7 +90,7 @@ describe("the password never shows", () => {
 
 describe("errors carry no stored data", () => {
   it("on PGlite", async () => {
-    const client = new PGlite();
+    const client = await newPgliteInMemory();
     try {
       await expectNoStoredData(drizzlePglite({ client }));
     } finally {

@@ -1,7 +1,7 @@
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
@@ -20,6 +20,7 @@ import {
 } from "../../src/index.js";
 import type { ConformanceTarget } from "../../src/testing/index.js";
 import { TEST_TIME_ZONE } from "./global-setup.js";
+import { copyNewDataDir, newPgliteInMemory } from "./pglite-template.js";
 
 /** Options a test may ask a backend's store for. `max` is the pool size where there is a pool. */
 export interface BackendOptions extends StoreOptions {
@@ -76,24 +77,15 @@ function memoryBackend(): Backend {
 function embeddedBackend(): Backend {
   const opened = closer();
   const folder = mkdtempSync(join(tmpdir(), "dws-conformance-"));
-  let made: Promise<string> | undefined;
   let stores = 0;
-  // Each store in a data directory of its own, copied from one created (and migrated) once:
-  // PGlite takes seconds to create a database, and the suite opens a dozen stores.
-  const dataDir = async () => {
-    made ??= (async () => {
-      const template = join(folder, "template");
-      await (await createEmbeddedStore({ dataDir: template })).close();
-      return template;
-    })();
-    const copy = join(folder, `store-${++stores}`);
-    cpSync(await made, copy, { recursive: true });
-    return copy;
-  };
   return {
     name: "embedded PGlite (createEmbeddedStore)",
-    create: async (options) =>
-      opened.add(await createEmbeddedStore({ ...options, dataDir: await dataDir() }), (store) => store.close()),
+    // Each store in a data directory of its own, copied from the run's new one (the store then
+    // migrates it): PGlite takes seconds to create a database, and the suite opens a dozen stores.
+    create: async (options) => {
+      const dataDir = copyNewDataDir(join(folder, `store-${++stores}`));
+      return opened.add(await createEmbeddedStore({ ...options, dataDir }), (store) => store.close());
+    },
     dispose: async () => {
       await opened.dispose();
       rmSync(folder, { recursive: true, force: true });
@@ -144,7 +136,7 @@ function pgliteBackend(): Backend {
   const shared = async () => {
     if (client === undefined) {
       // With the bytea codec the README gives apps that open PGlite themselves.
-      client = opened.add(await PGlite.create({ ...pgliteByteaCodec }), (c) => c.close());
+      client = opened.add(await newPgliteInMemory({ ...pgliteByteaCodec }), (c) => c.close());
       await client.exec(`set time zone '${TEST_TIME_ZONE}'`);
     }
     return drizzlePglite({ client });

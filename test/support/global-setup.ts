@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
+import { buildChildScripts } from "./child-scripts.js";
+import { makePgliteTemplate } from "./pglite-template.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -97,13 +99,25 @@ export async function createTestDatabase(adminUrl: string, label: string) {
 }
 
 export default async function setup(project: TestProject) {
-  const pack = await buildAndPack();
+  const templateFolder = mkdtempSync(join(tmpdir(), "dws-pglite-template-"));
+  // The build runs in a child process, the template in this one: side by side on two cores.
+  const [pack, template, childScripts] = await Promise.all([
+    buildAndPack(),
+    makePgliteTemplate(templateFolder),
+    buildChildScripts(),
+  ]);
   project.provide("tarball", pack.tarball);
+  project.provide("pgliteTemplate", template);
+  project.provide("childScripts", childScripts);
+  const removeFiles = () => {
+    pack.remove();
+    rmSync(templateFolder, { recursive: true, force: true });
+  };
   const server = await findServer();
   if (typeof server === "string") {
     project.provide("databaseUrl", null);
     project.provide("postgresSkipReason", server);
-    return pack.remove;
+    return removeFiles;
   }
   const database = await createTestDatabase(server.adminUrl, "run").catch((error: Error) => {
     const where = new URL(server.adminUrl);
@@ -117,6 +131,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await database.drop();
     await server.stop();
-    pack.remove();
+    removeFiles();
   };
 }
