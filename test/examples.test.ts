@@ -1,14 +1,16 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { describe, expect, it } from "vitest";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const tsxCli = join(root, "node_modules/tsx/dist/cli.mjs");
+// tsx's loader in the example's own node process, as `tsx` runs it (without the parent process the
+// tsx command keeps beside it).
+const tsxLoader = pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href;
 
 /**
  * Where an example ran: the directory it ran in, and the embedded store (whose data directory, if
@@ -20,9 +22,9 @@ type Target = { cwd: string; query: (text: string) => Promise<Record<string, unk
   | { backend: "postgres"; database: string }
 );
 
-/** Runs `examples/<file>` with tsx as `npm start` would, and fails on a non-zero exit or anything on stderr. */
+/** Runs `examples/<file>` with tsx as `npm start` does, and fails on a non-zero exit or anything on stderr. */
 async function runExample(file: string, cwd: string, env: Record<string, string>): Promise<string> {
-  const result = await runProcess(process.execPath, [tsxCli, join(root, "examples", file)], {
+  const result = await runProcess(process.execPath, ["--import", tsxLoader, join(root, "examples", file)], {
     cwd,
     env,
     timeoutMs: 90_000,

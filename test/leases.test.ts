@@ -6,12 +6,12 @@ import type postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresStore, createStoreWithDb, type Lease, MemoryStore, migrate, type Store } from "../src/index.js";
 import { expectStoreError, freshPrefix } from "../src/testing/index.js";
+import { childScript } from "./support/child-scripts.js";
 import { pgBouncerUnavailable, startPgBouncer } from "./support/pgbouncer.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 import { cleanEnv } from "./support/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const childScript = fileURLToPath(new URL("./support/lease-child.ts", import.meta.url));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -216,7 +216,7 @@ describe.skipIf(databaseUrl === null)(`leases on PostgreSQL${skipReason}`, () =>
     const ttlMs = 1_000;
     const child: ChildProcessWithoutNullStreams = spawn(
       process.execPath,
-      ["--import", "tsx", childScript, database.url, name, String(ttlMs)],
+      [childScript("lease-child"), database.url, name, String(ttlMs)],
       { cwd: root, env: cleanEnv(), stdio: ["pipe", "pipe", "pipe"] },
     );
     let stderr = "";

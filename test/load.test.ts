@@ -1,12 +1,12 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createPostgresStore } from "../src/index.js";
+import { childScript } from "./support/child-scripts.js";
 import { type LoadLog, SHARED_KEYS, UNIQUE_EVERY, writeLoad, writerOf } from "./support/load-writer.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 import { runProcess } from "./support/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const writerScript = fileURLToPath(new URL("./support/load-writer.ts", import.meta.url));
 const PREFIX = "/load";
 const WRITES = 1000;
 const WORKERS = 4;
@@ -93,8 +93,7 @@ describe.skipIf(databaseUrl === null)(`load on PostgreSQL${skipReason}`, () => {
         runProcess(
           process.execPath,
           [
-            "node_modules/tsx/dist/cli.mjs",
-            writerScript,
+            childScript("load-writer"),
             database.url,
             PREFIX,
             String(worker),

@@ -1,13 +1,11 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createPostgresStore } from "../src/index.js";
+import { childScript } from "./support/child-scripts.js";
 import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
 import { runProcess } from "./support/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const tsx = "node_modules/tsx/dist/cli.mjs";
-const writerScript = fileURLToPath(new URL("./support/watch-writer.ts", import.meta.url));
-const followerScript = fileURLToPath(new URL("./support/watch-follower.ts", import.meta.url));
 const PREFIX = "/runs/shared";
 const DONE = "~done";
 const WRITERS = 3;
@@ -30,17 +28,21 @@ describe.skipIf(databaseUrl === null)(`watch across processes${skipReason}`, () 
     const store = await createPostgresStore(database.url);
     try {
       const followers = Array.from({ length: FOLLOWERS }, (_, i) =>
-        runProcess(process.execPath, [tsx, followerScript, database.url, PREFIX, DONE, String(i + 1)], {
+        runProcess(process.execPath, [childScript("watch-follower"), database.url, PREFIX, DONE, String(i + 1)], {
           cwd: root,
           timeoutMs: 90_000,
         }),
       );
       const writers = await Promise.all(
         Array.from({ length: WRITERS }, (_, i) =>
-          runProcess(process.execPath, [tsx, writerScript, database.url, PREFIX, String(WRITE_MS), String(i + 1)], {
-            cwd: root,
-            timeoutMs: 90_000,
-          }),
+          runProcess(
+            process.execPath,
+            [childScript("watch-writer"), database.url, PREFIX, String(WRITE_MS), String(i + 1)],
+            {
+              cwd: root,
+              timeoutMs: 90_000,
+            },
+          ),
         ),
       );
       for (const [i, result] of writers.entries()) expect(result.code, `writer ${i}: ${result.stderr}`).toBe(0);

@@ -1,6 +1,6 @@
 /**
  * A process that opens an embedded data directory, for the tests that need a second process (or
- * one to kill). Run with `node --import tsx test/support/embedded-child.ts <mode> <dataDir> [n]`;
+ * one to kill). Run as `node <childScript("embedded-child")> <mode> <dataDir> [n]`;
  * it reports on stdout, one line each:
  *
  * - `ack <key>` after each write resolved; `ready <pid>` once open (and done writing);

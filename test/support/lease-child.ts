@@ -1,6 +1,6 @@
 /**
  * A process that takes a lease and holds it without renewing, for the test that kills a holder.
- * Run with `node --import tsx test/support/lease-child.ts <databaseUrl> <name> <ttlMs>`; it reports
+ * Run as `node <childScript("lease-child")> <databaseUrl> <name> <ttlMs>`; it reports
  * on stdout, one line:
  *
  * - `held <token> <expiresAt in ms since the epoch>` once it holds the lease, then waits to be killed;

@@ -1,7 +1,7 @@
 /**
  * Upserts under load, for test/load.test.ts: in the test's own process ({@link writeLoad}) and as a
  * child process, run as
- * `node node_modules/tsx/dist/cli.mjs test/support/load-writer.ts <url> <prefix> <workerId> <callers> <writes> [workers]`.
+ * `node <childScript("load-writer")> <url> <prefix> <workerId> <callers> <writes> [workers]`.
  *
  * The child opens a store of its own on `url`, waits until `workers` children (default 1) have
  * opened theirs, so that their writes overlap, runs {@link writeLoad} and prints its {@link LoadLog}
@@ -105,6 +105,6 @@ async function main(args: string[]): Promise<void> {
   }
 }
 
-// Imported by the test, this module only exports; run by tsx, it is the child.
+// Imported by the test, this module only exports; run by node, it is the child.
 const script = process.argv[1];
 if (script !== undefined && resolve(script) === fileURLToPath(import.meta.url)) await main(process.argv.slice(2));

@@ -1,6 +1,6 @@
 /**
  * Follows a prefix for test/watch-processes.test.ts, as a watcher process that stops and resumes:
- * run as `node node_modules/tsx/dist/cli.mjs test/support/watch-follower.ts <url> <prefix> <doneKey> <seed>`.
+ * run as `node <childScript("watch-follower")> <url> <prefix> <doneKey> <seed>`.
  *
  * It keeps a view of the prefix (key to revision) by applying watch events, as the WatchEvent docs
  * say; it ends its watch at random moments (every 50 to 600 ms) and starts another from the last

@@ -1,7 +1,7 @@
 /**
  * Writes a prefix in transactions of random length for test/watch-processes.test.ts, as one of
  * several worker processes: run as
- * `node node_modules/tsx/dist/cli.mjs test/support/watch-writer.ts <url> <prefix> <ms> <seed>`.
+ * `node <childScript("watch-writer")> <url> <prefix> <ms> <seed>`.
  *
  * Four callers each run transactions of 1 to 6 writes (sets, removes, several keys at once) with
  * pauses between them, a fifth of them rolled back (and any PostgreSQL rolls back for a deadlock); one transaction of the process stays open for
