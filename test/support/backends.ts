@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
@@ -8,6 +8,7 @@ import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import pg from "pg";
 import postgres from "postgres";
 import { inject } from "vitest";
+import { LOCK_FILE } from "../../src/drivers/pglite/data-dir-lock.js";
 import {
   type AnyPgDatabase,
   createEmbeddedStore,
@@ -77,14 +78,33 @@ function memoryBackend(): Backend {
 function embeddedBackend(): Backend {
   const opened = closer();
   const folder = mkdtempSync(join(tmpdir(), "dws-conformance-"));
-  let stores = 0;
+  const dataDirs: string[] = [];
+  const claimed = new Set<string>();
+  /**
+   * A data directory no open store holds: one a closed store left, as an app opens its own again,
+   * or else a copy of the run's new one (the store then migrates it). PGlite takes seconds to
+   * create a database and a copy is tens of megabytes, and the suite opens a dozen stores, most of
+   * them closed again within their case.
+   */
+  const freeDataDir = (): string => {
+    let dataDir = dataDirs.find((each) => !claimed.has(each) && !existsSync(join(each, LOCK_FILE)));
+    if (dataDir === undefined) {
+      dataDir = copyNewDataDir(join(folder, `store-${dataDirs.length}`));
+      dataDirs.push(dataDir);
+    }
+    claimed.add(dataDir);
+    return dataDir;
+  };
   return {
     name: "embedded PGlite (createEmbeddedStore)",
-    // Each store in a data directory of its own, copied from the run's new one (the store then
-    // migrates it): PGlite takes seconds to create a database, and the suite opens a dozen stores.
     create: async (options) => {
-      const dataDir = copyNewDataDir(join(folder, `store-${++stores}`));
-      return opened.add(await createEmbeddedStore({ ...options, dataDir }), (store) => store.close());
+      const dataDir = freeDataDir();
+      try {
+        return opened.add(await createEmbeddedStore({ ...options, dataDir }), (store) => store.close());
+      } finally {
+        // Held by the store's lock file from here on, until it closes.
+        claimed.delete(dataDir);
+      }
     },
     dispose: async () => {
       await opened.dispose();
