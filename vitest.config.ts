@@ -1,5 +1,6 @@
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
+import { PGLITE_NODE_FLAGS } from "./test/support/processes.js";
 
 const jsonReport = process.env.VITEST_JSON_REPORT;
 
@@ -29,6 +30,8 @@ export default defineConfig({
     // compiled WebAssembly) instead of starting a process per file. The files share no state: each
     // opens and closes its own stores, databases and directories, and restores what it changes.
     isolate: false,
+    // PGlite runs in the workers too.
+    execArgv: PGLITE_NODE_FLAGS,
     sequence: { sequencer: ConformanceFirst },
     hookTimeout: 120_000,
     // Far from UTC on the JavaScript side too, so no timestamp passes by luck.

@@ -14,7 +14,7 @@ import { runCli } from "../src/cli/program.js";
 import { type Connection, connectEmbedded } from "../src/index.js";
 import { copyNewDataDir } from "./support/pglite-template.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
-import { cleanEnv, runProcess } from "./support/processes.js";
+import { cleanEnv, PGLITE_NODE_FLAGS, runProcess } from "./support/processes.js";
 
 const BIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 const COMMANDS = [
@@ -52,7 +52,7 @@ async function run(
   args: string[],
   options: { env?: Record<string, string>; input?: Uint8Array } = {},
 ): Promise<CliResult> {
-  const result = await runProcess(process.execPath, [BIN, ...args], {
+  const result = await runProcess(process.execPath, [...PGLITE_NODE_FLAGS, BIN, ...args], {
     env: options.env ?? embeddedEnv,
     ...(options.input && { input: options.input }),
   });
@@ -460,7 +460,9 @@ for (const backend of backends) {
         expectExit(await cli(target, ["set", "p", "k", "v"]), EXIT.OK);
         // The processes below open the directory themselves.
         await target.release();
-        const watch = spawn(process.execPath, [BIN, ...target.args, "watch", "p"], { env: embeddedEnv });
+        const watch = spawn(process.execPath, [...PGLITE_NODE_FLAGS, BIN, ...target.args, "watch", "p"], {
+          env: embeddedEnv,
+        });
         const exited = new Promise<number | null>((resolve) => watch.once("exit", (code) => resolve(code)));
         let err = "";
         await new Promise<void>((resolve, reject) => {
@@ -564,7 +566,17 @@ for (const backend of backends) {
       // The process below opens the database itself.
       await shared.release();
       const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
-      const command = [process.execPath, BIN, ...shared.args, "purge", "--older-than", "90m", "--prefix", prefix];
+      const command = [
+        process.execPath,
+        ...PGLITE_NODE_FLAGS,
+        BIN,
+        ...shared.args,
+        "purge",
+        "--older-than",
+        "90m",
+        "--prefix",
+        prefix,
+      ];
       // script(1) runs the command on a pseudo-terminal and copies what it shows to stdout.
       const result = await runProcess("script", ["-qec", command.map(quote).join(" "), "/dev/null"], {
         env: embeddedEnv,
@@ -656,7 +668,7 @@ describe.skipIf(databaseUrl === null)(`workflow-store as a process, as a shell s
     await client.unsafe(
       "insert into workflow_store (prefix, key, value) select 'many', 'key-' || n, '\\x00' from generate_series(1, 20000) n",
     );
-    const ls = spawn(process.execPath, [BIN, ...url, "ls", "many"], { env: embeddedEnv });
+    const ls = spawn(process.execPath, [...PGLITE_NODE_FLAGS, BIN, ...url, "ls", "many"], { env: embeddedEnv });
     let err = "";
     ls.stderr.on("data", (chunk: Buffer) => {
       err += chunk.toString();

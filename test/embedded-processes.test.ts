@@ -9,7 +9,7 @@ import { LOCK_FILE } from "../src/drivers/pglite/data-dir-lock.js";
 import { createEmbeddedStore } from "../src/index.js";
 import { childScript } from "./support/child-scripts.js";
 import { copyNewDataDir } from "./support/pglite-template.js";
-import { cleanEnv } from "./support/processes.js";
+import { cleanEnv, PGLITE_NODE_FLAGS } from "./support/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // Where test/support/embedded-child.ts writes; each value is its key's bytes.
@@ -25,11 +25,15 @@ class Child {
   readonly exited: Promise<number | null>;
 
   constructor(mode: "hold" | "write" | "exit" | "lock", dataDir: string, argument = "0") {
-    this.#process = spawn(process.execPath, [childScript("embedded-child"), mode, dataDir, argument], {
-      cwd: root,
-      env: cleanEnv(),
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    this.#process = spawn(
+      process.execPath,
+      [...PGLITE_NODE_FLAGS, childScript("embedded-child"), mode, dataDir, argument],
+      {
+        cwd: root,
+        env: cleanEnv(),
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
     this.#process.stderr.on("data", (chunk: Buffer) => {
       this.#stderr += chunk.toString();
     });

@@ -17,6 +17,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LOCK_FILE } from "../src/drivers/pglite/data-dir-lock.js";
 import { connectEmbedded, createEmbeddedStore, StoreError } from "../src/index.js";
 import { copyNewDataDir } from "./support/pglite-template.js";
+import { PGLITE_NODE_FLAGS } from "./support/processes.js";
 
 const run = promisify(execFile);
 // The package as the run built it: the writer is a plain node process, as an app's would be.
@@ -37,7 +38,7 @@ describe("createEmbeddedStore with a dataDir", () => {
        await store.set("/runs/1", "context", Buffer.from("ctx"));
        await store.close();`,
     );
-    await run(process.execPath, [writer]);
+    await run(process.execPath, [...PGLITE_NODE_FLAGS, writer]);
 
     const store = await createEmbeddedStore({ dataDir });
     try {

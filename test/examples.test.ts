@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { describe, expect, it } from "vitest";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
-import { cleanEnv, runProcess } from "./support/processes.js";
+import { cleanEnv, PGLITE_NODE_FLAGS, runProcess } from "./support/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 // tsx's loader in the example's own node process, as `tsx` runs it (without the parent process the
@@ -24,11 +24,15 @@ type Target = { cwd: string; query: (text: string) => Promise<Record<string, unk
 
 /** Runs `examples/<file>` with tsx as `npm start` does, and fails on a non-zero exit or anything on stderr. */
 async function runExample(file: string, cwd: string, env: Record<string, string>): Promise<string> {
-  const result = await runProcess(process.execPath, ["--import", tsxLoader, join(root, "examples", file)], {
-    cwd,
-    env,
-    timeoutMs: 90_000,
-  });
+  const result = await runProcess(
+    process.execPath,
+    [...PGLITE_NODE_FLAGS, "--import", tsxLoader, join(root, "examples", file)],
+    {
+      cwd,
+      env,
+      timeoutMs: 90_000,
+    },
+  );
   expect(result.stderr, `stderr of ${file}`).toBe("");
   expect(result.code, `exit code of ${file}; stdout:\n${result.stdout}`).toBe(0);
   return result.stdout;

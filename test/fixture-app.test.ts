@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "./support/ports.js";
-import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
 import { cleanEnv, type ProcessResult, runProcess } from "./support/processes.js";
 
 // An app already on Drizzle (test/fixtures/app: its own package.json, schema, drizzle-kit config),
@@ -14,7 +14,7 @@ const fixture = new URL("./fixtures/app/", import.meta.url).pathname;
 
 describe.skipIf(databaseUrl === null)(`an app on Drizzle with the packed package installed${skipReason}`, () => {
   let app = "";
-  const fresh = freshDatabasePerTest();
+  const fresh = freshDatabasePerBlock();
 
   beforeAll(async () => {
     app = join(mkdtempSync(join(tmpdir(), "dws-app-")), "app");

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createPostgresStore, type Store, type StoreEntry } from "../src/index.js";
 import { collect } from "../src/testing/index.js";
 import { GO_STORE_DDL, goStore } from "./support/go-store.js";
-import { databaseUrl, freshDatabase, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabase, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
 import { createRole } from "./support/roles.js";
 
 const ZONES = ["UTC", "America/New_York", "Asia/Kolkata"];
@@ -22,7 +22,7 @@ function expectNear(date: Date, expected: number, slackMs = 10 * SECONDS): void 
 }
 
 describe.skipIf(databaseUrl === null)(`a table shared with the Go store${skipReason}`, () => {
-  const fresh = freshDatabasePerTest();
+  const fresh = freshDatabasePerBlock();
 
   // Side by side: each waits a second and a half, on a database and role of its own that it drops
   // itself.

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createPostgresStore } from "../src/index.js";
 import { childScript } from "./support/child-scripts.js";
 import { type LoadLog, SHARED_KEYS, UNIQUE_EVERY, writeLoad, writerOf } from "./support/load-writer.js";
-import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
 import { runProcess } from "./support/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -57,7 +57,7 @@ function violations(rows: ReadonlyMap<string, string>, resolved: ReadonlyMap<str
 }
 
 describe.skipIf(databaseUrl === null)(`load on PostgreSQL${skipReason}`, () => {
-  const fresh = freshDatabasePerTest();
+  const fresh = freshDatabasePerBlock();
 
   /** The prefix's rows as plain SQL reads them, behind the store's back: key to decoded value. */
   const readRows = async (database: Awaited<ReturnType<typeof fresh>>) => {

@@ -6,14 +6,14 @@ import { describe, expect, it } from "vitest";
 import { createPostgresStore, createStoreWithDb, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrate } from "../src/index.js";
 import { GO_STORE_DDL } from "./support/go-store.js";
 import { newPgliteInMemory } from "./support/pglite-template.js";
-import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
 import { cleanEnv, runProcess } from "./support/processes.js";
 
 const shippedMigrations = readdirSync("drizzle").filter((file) => file.endsWith(".sql")).length;
 const migrationsTable = `"${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`;
 
 describe.skipIf(databaseUrl === null)(`migrations on PostgreSQL${skipReason}`, () => {
-  const fresh = freshDatabasePerTest();
+  const fresh = freshDatabasePerBlock();
 
   const appliedHashes = async (database: Awaited<ReturnType<typeof fresh>>) => {
     const { client } = database.connect();

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createPostgresStore, type WatchEvent } from "../src/index.js";
 import { arrayParameter, setRowsParameters } from "../src/postgres/statements/parameters.js";
 import { freshPrefix } from "../src/testing/helpers.js";
-import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
 
 /**
  * The statements of the release before migration 0005 (the store's statements as they were), as Drizzle wrote
@@ -26,7 +26,7 @@ function parameters(name: string, values: Record<string, unknown>): unknown[] {
 }
 
 describe.skipIf(databaseUrl === null)(`the previous release beside this one${skipReason}`, () => {
-  const fresh = freshDatabasePerTest();
+  const fresh = freshDatabasePerBlock();
 
   it("keeps every call of a store of the previous release working on a migrated table while this store writes the same keys, and this store's watch delivers its writes", async () => {
     const database = await fresh("previous_release");

@@ -12,7 +12,7 @@ import {
 } from "../src/index.js";
 import { expectStoreError } from "../src/testing/index.js";
 import { newPgliteInMemory } from "./support/pglite-template.js";
-import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
 
 async function withStores<T>(stores: Store[], work: () => Promise<T>): Promise<T> {
   try {
@@ -50,7 +50,7 @@ describe("the schema option", () => {
 });
 
 describe.skipIf(databaseUrl === null)(`the schema option on PostgreSQL${skipReason}`, () => {
-  const fresh = freshDatabasePerTest();
+  const fresh = freshDatabasePerBlock();
 
   it("puts the table and its journal in the schema, apart from another schema's and the default layout's", async () => {
     const database = await fresh("schemas");

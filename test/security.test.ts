@@ -17,7 +17,7 @@ import {
 } from "../src/index.js";
 import { expectStoreError } from "../src/testing/index.js";
 import { newPgliteInMemory } from "./support/pglite-template.js";
-import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
 
 const SECRET = "s3cret-value-0f-a-run";
 
@@ -100,7 +100,7 @@ describe("errors carry no stored data", () => {
 });
 
 describe.skipIf(databaseUrl === null)(`errors carry no stored data on PostgreSQL${skipReason}`, () => {
-  const fresh = freshDatabasePerTest();
+  const fresh = freshDatabasePerBlock();
 
   it("through postgres.js", async () => {
     const database = await fresh("secret_js");

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createPostgresStore } from "../src/index.js";
 import { childScript } from "./support/child-scripts.js";
-import { databaseUrl, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
 import { runProcess } from "./support/processes.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -20,7 +20,7 @@ interface FollowerLog {
 }
 
 describe.skipIf(databaseUrl === null)(`watch across processes${skipReason}`, () => {
-  const fresh = freshDatabasePerTest();
+  const fresh = freshDatabasePerBlock();
 
   it("gives every watcher that stops and resumes at random moments the table's final state, in revision order, while writer processes commit and roll back transactions of random length", async () => {
     const database = await fresh("watch_processes");

@@ -15,7 +15,7 @@ import {
 } from "../src/index.js";
 import { expectStoreError, freshPrefix } from "../src/testing/helpers.js";
 import { liveWatch, markRevision, watchReader } from "../src/testing/watch-cases.js";
-import { databaseUrl, faultTolerantClient, freshDatabasePerTest, skipReason } from "./support/postgres.js";
+import { databaseUrl, faultTolerantClient, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
 import { createRole } from "./support/roles.js";
 
 const bytes = (text: string) => Buffer.from(text);
@@ -115,8 +115,10 @@ function listeners(client: postgres.Sql) {
     ).map((row) => row.pid);
 }
 
-describe.skipIf(databaseUrl === null)(`watch on PostgreSQL${skipReason}`, () => {
-  const fresh = freshDatabasePerTest();
+// Side by side: the cases mostly wait for notifications and reconnects, and each has a database
+// (and a role, where it needs one) of its own.
+describe.skipIf(databaseUrl === null).concurrent(`watch on PostgreSQL${skipReason}`, () => {
+  const fresh = freshDatabasePerBlock();
 
   for (const variant of variants) {
     describe(variant.name, () => {

@@ -1,6 +1,6 @@
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { afterEach, inject } from "vitest";
+import { afterAll, inject } from "vitest";
 import { createTestDatabase } from "./global-setup.js";
 
 /** The run's database URL, or null with the reason the real-PostgreSQL tests are skipped. */
@@ -42,12 +42,13 @@ export async function freshDatabase(label: string) {
 
 /**
  * For a describe block whose tests each make databases of their own: returns `fresh(label)`, and
- * drops what it made after each test.
+ * drops what it made after the block's last test (not after each, so that its tests may run side
+ * by side).
  */
-export function freshDatabasePerTest() {
+export function freshDatabasePerBlock() {
   const drops: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const drop of drops.splice(0)) await drop();
+  afterAll(async () => {
+    await Promise.all(drops.splice(0).map((drop) => drop()));
   });
   return async (label: string) => {
     const database = await freshDatabase(label);

@@ -1,5 +1,13 @@
 import { spawn } from "node:child_process";
 
+/**
+ * Node's flags for the test processes that run PGlite, the test workers included: V8 compiles
+ * PGlite's WebAssembly with its baseline compiler only. Its optimizing tier recompiles the busy
+ * functions in the background, which costs these processes more CPU than it saves them (about a
+ * third of a short one's), and the suite runs on two cores.
+ */
+export const PGLITE_NODE_FLAGS = ["--liftoff-only"];
+
 /** What a finished child process left. */
 export interface ProcessResult {
   /** null when the process was killed (by the timeout, say). */
