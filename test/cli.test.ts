@@ -747,7 +747,7 @@ describe("workflow-store without a database", () => {
   });
 
   it("guard-migrations says what keeps it from the folder: none there, a file, or the error it got", async () => {
-    const base = mkdtempSync(join(tmpdir(), "dws-guard-"));
+    const base = mkdtempSync(join(scratch, "guard-"));
     const missing = await runInProcess(["guard-migrations", join(base, "none")]);
     expectExit(missing, EXIT.USAGE);
     expect(missing.err).toContain(`no migrations folder at ${join(base, "none")}`);

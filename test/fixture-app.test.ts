@@ -42,7 +42,7 @@ describe.skipIf(databaseUrl === null)(`an app on Drizzle with the packed package
   const workflowStore = (url: string, ...args: string[]) =>
     inApp("node_modules/.bin/workflow-store", args, { DATABASE_URL: url });
   const runApp = (url: string, run: string, autoMigrate = true) =>
-    inApp(process.execPath, ["node_modules/tsx/dist/cli.mjs", "src/app.ts", run], {
+    inApp(process.execPath, ["--import", "tsx", "src/app.ts", run], {
       DATABASE_URL: url,
       AUTO_MIGRATE: String(autoMigrate),
     });

@@ -38,7 +38,8 @@ async function buildAndPack(): Promise<{ tarball: string; remove: () => void }> 
   if (written() === "" || !existsSync(stamp) || readFileSync(stamp, "utf8") !== written()) {
     rmSync(buildInfo, { force: true });
   }
-  await run("npx", ["tsc", "-p", "tsconfig.build.json", "--incremental", "--tsBuildInfoFile", buildInfo]);
+  const tsc = join("node_modules", "typescript", "bin", "tsc");
+  await run(process.execPath, [tsc, "-p", "tsconfig.build.json", "--incremental", "--tsBuildInfoFile", buildInfo]);
   writeFileSync(stamp, written());
   const folder = mkdtempSync(join(tmpdir(), "dws-pack-"));
   const { stdout } = await run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", folder]);
