@@ -11,14 +11,8 @@ declare module "vitest" {
 }
 
 /** The scripts in test/support that tests run as processes of their own. */
-export type ChildScript = "embedded-child" | "lease-child" | "load-writer" | "watch-follower" | "watch-writer";
-const CHILD_SCRIPTS: readonly ChildScript[] = [
-  "embedded-child",
-  "lease-child",
-  "load-writer",
-  "watch-follower",
-  "watch-writer",
-];
+const CHILD_SCRIPTS = ["embedded-child", "lease-child", "load-writer", "watch-follower", "watch-writer"] as const;
+export type ChildScript = (typeof CHILD_SCRIPTS)[number];
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
