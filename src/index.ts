@@ -1,5 +1,11 @@
-export type { PostgresConfig, SslMode } from "./config/config.js";
-export { defaultConfig, defaultPoolSettings, SSL_MODES, validateConfig } from "./config/config.js";
+export type { PostgresConfig, PostgresHost, SslMode, TargetSessionAttrs } from "./config/config.js";
+export {
+  defaultConfig,
+  defaultPoolSettings,
+  SSL_MODES,
+  TARGET_SESSION_ATTRS,
+  validateConfig,
+} from "./config/config.js";
 export { parseDsn, toDsn } from "./config/dsn.js";
 export { configFromEnv } from "./config/env.js";
 export type { ErrorSite, StoreErrorCode, StoreOperation } from "./core/errors.js";

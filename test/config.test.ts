@@ -12,6 +12,7 @@ import {
   parseDsn,
   SSL_MODES,
   StoreError,
+  TARGET_SESSION_ATTRS,
   toDsn,
   validateConfig,
 } from "../src/index.js";
@@ -177,6 +178,68 @@ describe("parseDsn", () => {
     expect(config.database).toBe("workflow");
   });
 
+  it("reads several hosts with target_session_attrs, in the URL and the keyword/value forms alike", () => {
+    const expected = {
+      host: "db1",
+      port: 5433,
+      hosts: [
+        { host: "db1", port: 5433 },
+        { host: "db2", port: 5434 },
+      ],
+      targetSessionAttrs: "read-write",
+    };
+    expect(parseDsn("postgres://app:pw@db1:5433,db2:5434/flows?target_session_attrs=read-write")).toMatchObject(
+      expected,
+    );
+    expect(parseDsn("host=db1,db2 port=5433,5434 user=app dbname=flows target_session_attrs=read-write")).toMatchObject(
+      expected,
+    );
+    // One port for every host; a URL's host without a port takes 5432; an address in brackets.
+    expect(parseDsn("host=db1,db2 port=6000").hosts).toEqual([
+      { host: "db1", port: 6000 },
+      { host: "db2", port: 6000 },
+    ]);
+    expect(parseDsn("postgres://[::1]:6000,db2/x").hosts).toEqual([
+      { host: "::1", port: 6000 },
+      { host: "db2", port: 5432 },
+    ]);
+    // The URL's parameters win over its authority, as in libpq.
+    expect(parseDsn("postgres://a:1/x?host=b,c&port=2").hosts).toEqual([
+      { host: "b", port: 2 },
+      { host: "c", port: 2 },
+    ]);
+    // A list of one is a host.
+    expect(parseDsn("host=db1 port=5433")).not.toHaveProperty("hosts");
+    expect(validateConfig({ ...defaultConfig(), hosts: [{ host: "only", port: 7 }] })).toMatchObject({
+      host: "only",
+      port: 7,
+    });
+    expect(validateConfig({ ...defaultConfig(), hosts: [{ host: "only", port: 7 }] })).not.toHaveProperty("hosts");
+  });
+
+  it.each([
+    ["more ports than hosts", "host=a,b port=1,2,3 password=secret", "3 ports for 2 hosts"],
+    ["an empty host in the list", "host=a,,b password=secret", "empty name"],
+    ["a URL host with a bad port", "postgres://u:secret@a:1,b:x/d", "host:port"],
+    ["an unknown target_session_attrs", "host=a target_session_attrs=writable password=secret", "read-write"],
+  ])("rejects %s with CONFIG", (_what, dsn, says) => {
+    const error = configError(() => parseDsn(dsn));
+    expect(error.message).toContain(says);
+    expect(error.message).not.toContain("secret");
+  });
+
+  it("refuses a config host with a comma, and checks every server of hosts", () => {
+    expect(configError(() => validateConfig({ ...defaultConfig(), host: "a,b" })).message).toContain("hosts");
+    const hosts = [
+      { host: "a", port: 1 },
+      { host: "b", port: 0 },
+    ];
+    expect(configError(() => validateConfig({ ...defaultConfig(), hosts })).message).toContain("hosts[1].port");
+    expect(
+      configError(() => validateConfig({ ...defaultConfig(), targetSessionAttrs: "rw" as never })).message,
+    ).toContain("targetSessionAttrs");
+  });
+
   it("leaves the password empty when the string has none, for PGPASSWORD and the password file", () => {
     expect(parseDsn("postgres://app@db/workflow").password).toBe("");
     expect(parseDsn("host=db user=app").password).toBe("");
@@ -233,10 +296,14 @@ describe("toDsn", () => {
 
   it("round-trips any valid config through parseDsn", () => {
     const text = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !s.includes("\0"));
+    const host = text.filter((s) => !s.includes(","));
+    const server = fc.record({ host, port: fc.integer({ min: 1, max: 65535 }) });
     const config = fc.record(
       {
-        host: text,
+        host,
         port: fc.integer({ min: 1, max: 65535 }),
+        hosts: fc.array(server, { minLength: 2, maxLength: 3 }),
+        targetSessionAttrs: fc.constantFrom(...TARGET_SESSION_ATTRS),
         user: text,
         password: fc.string({ maxLength: 20 }),
         database: text,
@@ -256,7 +323,9 @@ describe("toDsn", () => {
     );
     fc.assert(
       fc.property(config, (c) => {
-        expect({ ...parseDsn(toDsn(c)) }).toEqual(c);
+        // With hosts, host and port are the first of them.
+        const expected = c.hosts === undefined ? c : { ...c, host: c.hosts[0]?.host, port: c.hosts[0]?.port };
+        expect({ ...parseDsn(toDsn(c)) }).toEqual(expected);
       }),
       { numRuns: 300 },
     );

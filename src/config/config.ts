@@ -10,10 +10,39 @@ export const SSL_MODES = ["disable", "require", "verify-ca", "verify-full"] as c
  */
 export type SslMode = (typeof SSL_MODES)[number];
 
-/** Connection settings for {@link createPostgresStore}: the Go store's `Config`, plus the pool. */
-export interface PostgresConfig {
+/** One server of a list that {@link PostgresConfig.hosts} holds. */
+export interface PostgresHost {
   host: string;
   port: number;
+}
+
+/** libpq's `target_session_attrs`: which of several servers a connection takes. */
+export const TARGET_SESSION_ATTRS = ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"] as const;
+
+/**
+ * Which server of {@link PostgresConfig.hosts} a connection takes, as libpq: `any` the first that
+ * answers; `read-write` one that takes writes (no hot standby, `default_transaction_read_only`
+ * off); `primary` one that is not a hot standby; `standby` a hot standby; `prefer-standby` a
+ * standby if one answers, else any; `read-only` a server that takes no writes.
+ */
+export type TargetSessionAttrs = (typeof TARGET_SESSION_ATTRS)[number];
+
+/** Connection settings for {@link createPostgresStore}: the Go store's `Config`, plus the pool. */
+export interface PostgresConfig {
+  /** The server's host name or address; with {@link hosts}, the first of them. */
+  host: string;
+  /** The server's port; with {@link hosts}, the first server's. */
+  port: number;
+  /**
+   * Servers to try in order at each new connection, for a primary with standbys (libpq's
+   * `host=db1,db2 port=5432,5433`, or `postgres://db1:5432,db2:5433/…`); `host` and `port` are then
+   * the first of them. With `targetSessionAttrs: "read-write"` a connection skips the servers that
+   * take no writes, so the store follows a failover (see the README's "Past one machine").
+   * A list of one is the same as `host` and `port`. @default undefined (host:port only)
+   */
+  hosts?: readonly PostgresHost[];
+  /** Which server a connection takes (libpq's `target_session_attrs`). @default "any" */
+  targetSessionAttrs?: TargetSessionAttrs;
   user: string;
   /**
    * Empty: none given, and connecting uses `PGPASSWORD`, else the password file (`PGPASSFILE` or
@@ -131,6 +160,44 @@ function optionalTimeoutSeconds(name: string, value: unknown): number | undefine
   return value;
 }
 
+function validPort(name: string, port: unknown): number {
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw configError(`${name} must be a whole number from 1 to 65535`);
+  }
+  return port;
+}
+
+/** A host name or address: never a comma, which separates the servers of a DSN's list. */
+function hostName(name: string, value: unknown): string {
+  const host = requireText(name, value);
+  if (host.includes(",")) throw configError(`${name} must be one host, without commas: list several in hosts`);
+  return host;
+}
+
+/** The list of {@link PostgresConfig.hosts}, checked; `undefined` when there is none. */
+function validHosts(hosts: unknown): PostgresHost[] | undefined {
+  if (hosts === undefined) return undefined;
+  if (!Array.isArray(hosts) || hosts.length === 0) throw configError("hosts must be a non-empty array");
+  const checked = hosts.map((server: unknown, i) => {
+    if (typeof server !== "object" || server === null) throw configError(`hosts[${i}] must be { host, port }`);
+    const { host, port } = server as Partial<PostgresHost>;
+    return { host: hostName(`hosts[${i}].host`, host), port: validPort(`hosts[${i}].port`, port) };
+  });
+  return checked;
+}
+
+/** The servers a config connects to, in order: {@link PostgresConfig.hosts}, else `host:port`. */
+export function serversOf(config: PostgresConfig): readonly PostgresHost[] {
+  return config.hosts ?? [{ host: config.host, port: config.port }];
+}
+
+/** The servers as `host:port,host:port`, for messages. */
+export function describeServers(config: PostgresConfig): string {
+  return serversOf(config)
+    .map(({ host, port }) => `${host.includes(":") ? `[${host}]` : host}:${port}`)
+    .join(",");
+}
+
 function optionalText(name: string, value: unknown): string | undefined {
   return value === undefined ? undefined : requireText(name, value);
 }
@@ -144,15 +211,22 @@ function optionalText(name: string, value: unknown): string | undefined {
  */
 export function validateConfig(config: PostgresConfig): PostgresConfig {
   if (typeof config !== "object" || config === null) throw configError("config must be an object");
-  const port = config.port;
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw configError("port must be a whole number from 1 to 65535");
+  const servers = validHosts(config.hosts);
+  const first = servers?.[0];
+  // A list of one is host and port.
+  const hosts = servers !== undefined && servers.length > 1 ? servers : undefined;
+  const port = first?.port ?? validPort("port", config.port);
+  const targetSessionAttrs = config.targetSessionAttrs;
+  if (targetSessionAttrs !== undefined && !(TARGET_SESSION_ATTRS as readonly string[]).includes(targetSessionAttrs)) {
+    throw configError(`targetSessionAttrs must be one of ${TARGET_SESSION_ATTRS.join(", ")}`);
   }
   const sslMode = (config.sslMode as string | undefined) || "disable";
   if (!(SSL_MODES as readonly string[]).includes(sslMode)) {
     throw configError(`sslMode must be one of ${SSL_MODES.join(", ")}`);
   }
   const optional = {
+    hosts,
+    targetSessionAttrs,
     sslRootCert: optionalText("sslRootCert", config.sslRootCert),
     sslCert: optionalText("sslCert", config.sslCert),
     sslKey: optionalText("sslKey", config.sslKey),
@@ -165,7 +239,7 @@ export function validateConfig(config: PostgresConfig): PostgresConfig {
     lockTimeoutSeconds: optionalTimeoutSeconds("lockTimeoutSeconds", config.lockTimeoutSeconds),
   };
   const normalized: PostgresConfig = {
-    host: requireText("host", config.host),
+    host: first?.host ?? hostName("host", config.host),
     port,
     user: requireText("user", config.user),
     password: requireText("password", config.password, true),

@@ -1,5 +1,14 @@
 import { StoreError } from "../core/errors.js";
-import { defaultConfig, type PostgresConfig, SSL_MODES, type SslMode, validateConfig } from "./config.js";
+import {
+  defaultConfig,
+  type PostgresConfig,
+  SSL_MODES,
+  type SslMode,
+  serversOf,
+  TARGET_SESSION_ATTRS,
+  type TargetSessionAttrs,
+  validateConfig,
+} from "./config.js";
 
 function dsnError(detail: string): StoreError {
   // The DSN itself is never quoted back: it may hold the password.
@@ -52,7 +61,6 @@ const IGNORED_KEYWORDS = new Set([
   "gsslib",
   "gssdelegation",
   "service",
-  "target_session_attrs",
   "load_balance_hosts",
 ]);
 
@@ -99,17 +107,54 @@ function seconds(keyword: string, value: string): number {
 }
 
 /**
+ * The `host` and `port` a DSN gives, as libpq's comma-separated lists: paired once the whole DSN is
+ * read, since either may come first.
+ */
+interface ServerLists {
+  hosts?: string[];
+  ports?: string[];
+}
+
+/**
+ * Pairs the hosts with the ports, as libpq: one port for every host, or one per host. Several make
+ * {@link PostgresConfig.hosts}; `host` and `port` are the first.
+ */
+function applyServers(config: PostgresConfig, { hosts, ports }: ServerLists): void {
+  if (hosts === undefined && ports === undefined) return;
+  const names = hosts ?? [config.host];
+  const numbers = (ports ?? [String(config.port)]).map((port) => wholeNumber("port", port, 1, 65535));
+  if (numbers.length !== 1 && numbers.length !== names.length) {
+    throw dsnError(
+      `port lists ${numbers.length} ports for ${names.length} hosts: give one port for every host, or one per host`,
+    );
+  }
+  const servers = names.map((host, i) => ({ host, port: numbers[numbers.length === 1 ? 0 : i] ?? config.port }));
+  if (servers.length > 1 && servers.some((server) => server.host === "")) {
+    throw dsnError("host lists an empty name");
+  }
+  config.host = servers[0]?.host ?? config.host;
+  config.port = servers[0]?.port ?? config.port;
+  if (servers.length > 1) config.hosts = servers;
+}
+
+/**
  * The libpq keywords the store reads, and the config field each sets. `pool_*`,
  * `statement_timeout` and `lock_timeout` are this package's own, written by {@link toDsn}; the two
  * timeouts are in seconds, like `connect_timeout` (not in milliseconds, as PostgreSQL's settings
  * of those names and node-postgres take them).
  */
-const KEYWORDS: Record<string, (config: PostgresConfig, value: string, keyword: string) => void> = {
-  host: (config, value) => {
-    config.host = value;
+const KEYWORDS: Record<string, (config: PostgresConfig, value: string, keyword: string, lists: ServerLists) => void> = {
+  host: (_config, value, _keyword, lists) => {
+    lists.hosts = value.split(",");
   },
-  port: (config, value, keyword) => {
-    config.port = wholeNumber(keyword, value, 1, 65535);
+  port: (_config, value, _keyword, lists) => {
+    lists.ports = value.split(",");
+  },
+  target_session_attrs: (config, value) => {
+    if (!(TARGET_SESSION_ATTRS as readonly string[]).includes(value)) {
+      throw dsnError(`target_session_attrs must be one of ${TARGET_SESSION_ATTRS.join(", ")}`);
+    }
+    config.targetSessionAttrs = value as TargetSessionAttrs;
   },
   user: (config, value) => {
     config.user = value;
@@ -166,16 +211,16 @@ const KEYWORDS: Record<string, (config: PostgresConfig, value: string, keyword: 
  * Sets the config field a keyword names; libpq's keywords the store has no use for are ignored, as
  * the Go store ignores them, and any other is refused.
  */
-function applyKeyword(config: PostgresConfig, keyword: string, value: string, inUrl = false): void {
+function applyKeyword(config: PostgresConfig, lists: ServerLists, keyword: string, value: string, inUrl = false): void {
   const apply = Object.hasOwn(KEYWORDS, keyword) ? KEYWORDS[keyword] : undefined;
-  if (apply !== undefined) apply(config, value, keyword);
+  if (apply !== undefined) apply(config, value, keyword, lists);
   else if (!IGNORED_KEYWORDS.has(keyword)) throw unknownKeyword(keyword, inUrl);
 }
 
 const WHITESPACE = /\s/;
 
 /** libpq's `keyword = value` form: values may be single-quoted, with `\'` and `\\` escapes. */
-function parseKeywordValue(dsn: string, config: PostgresConfig): void {
+function parseKeywordValue(dsn: string, config: PostgresConfig, lists: ServerLists): void {
   let i = 0;
   const skipWhitespace = () => {
     while (i < dsn.length && WHITESPACE.test(dsn.charAt(i))) i++;
@@ -205,35 +250,56 @@ function parseKeywordValue(dsn: string, config: PostgresConfig): void {
       value += dsn.charAt(i);
       i++;
     }
-    applyKeyword(config, keyword, value);
+    applyKeyword(config, lists, keyword, value);
   }
 }
 
-/** `postgres://user:password@host:port/database?sslmode=…`, percent-decoded. */
-function parseUrl(dsn: string, config: PostgresConfig): void {
+/** A URL's scheme, its authority (user, password and hosts) and the rest. */
+const URL_PARTS = /^(postgres(?:ql)?:\/\/)([^/?#]*)(.*)$/is;
+
+/** One server of a URL's authority: `host`, `host:port`, `[address]` or `[address]:port`. */
+const URL_SERVER = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::(\d*))?$/;
+
+/**
+ * `postgres://user:password@host:port,host:port/database?sslmode=…`, percent-decoded. The hosts are
+ * read here, as `URL` takes one only; parameters (`?host=…&port=…`) override them, as in libpq.
+ */
+function parseUrl(dsn: string, config: PostgresConfig, lists: ServerLists): void {
+  const [, scheme = "", authority = "", rest = ""] = URL_PARTS.exec(dsn) ?? [];
+  const at = authority.lastIndexOf("@");
   let url: URL;
   try {
-    url = new URL(dsn);
+    url = new URL(`${scheme}${authority.slice(0, at + 1)}hosts${rest}`);
   } catch {
     throw dsnError("not a valid postgres:// URL");
   }
-  let decoded: { user: string; password: string; host: string; database: string };
+  let decoded: { user: string; password: string; database: string; servers: { host: string; port: string }[] };
   try {
+    const hostList = authority.slice(at + 1);
     decoded = {
       user: decodeURIComponent(url.username),
       password: decodeURIComponent(url.password),
-      host: decodeURIComponent(url.hostname).replace(/^\[(.*)\]$/, "$1"),
       database: decodeURIComponent(url.pathname.slice(1)),
+      servers: (hostList === "" ? [] : hostList.split(",")).map((server) => {
+        const match = URL_SERVER.exec(server);
+        if (match === null) throw dsnError("a host of the URL is not host, host:port or [address]:port");
+        return { host: decodeURIComponent(match[1] ?? match[2] ?? ""), port: match[3] ?? "" };
+      }),
     };
-  } catch {
+  } catch (error) {
+    if (error instanceof StoreError) throw error;
     throw dsnError("malformed percent-encoding");
   }
-  if (decoded.host !== "") config.host = decoded.host;
-  if (url.port !== "") config.port = wholeNumber("port", url.port);
+  if (decoded.servers.length > 1 || decoded.servers[0]?.host) lists.hosts = decoded.servers.map((s) => s.host);
+  // A host without a port takes the default, as in libpq.
+  const defaultPort = String(defaultConfig().port);
+  if (decoded.servers.some((server) => server.port !== "")) {
+    lists.ports = decoded.servers.map((server) => server.port || defaultPort);
+  }
   if (decoded.user !== "") config.user = decoded.user;
   if (url.password !== "") config.password = decoded.password;
   if (decoded.database !== "") config.database = decoded.database;
-  for (const [keyword, value] of url.searchParams) applyKeyword(config, keyword, value, true);
+  for (const [keyword, value] of url.searchParams) applyKeyword(config, lists, keyword, value, true);
 }
 
 /**
@@ -250,8 +316,10 @@ function parseUrl(dsn: string, config: PostgresConfig): void {
 export function parseDsn(dsn: string): PostgresConfig {
   if (typeof dsn !== "string") throw dsnError("a DSN must be a string");
   const config: PostgresConfig = { ...defaultConfig(), password: "" };
-  if (/^postgres(ql)?:\/\//i.test(dsn.trim())) parseUrl(dsn.trim(), config);
-  else parseKeywordValue(dsn, config);
+  const lists: ServerLists = {};
+  if (/^postgres(ql)?:\/\//i.test(dsn.trim())) parseUrl(dsn.trim(), config, lists);
+  else parseKeywordValue(dsn, config, lists);
+  applyServers(config, lists);
   return validateConfig(config);
 }
 
@@ -269,9 +337,11 @@ function quoteValue(value: string): string {
  */
 export function toDsn(config: PostgresConfig): string {
   const c = validateConfig(config);
+  const servers = serversOf(c);
   const pairs: [string, string | number | undefined][] = [
-    ["host", c.host],
-    ["port", c.port],
+    ["host", servers.map((server) => server.host).join(",")],
+    ["port", servers.map((server) => server.port).join(",")],
+    ["target_session_attrs", c.targetSessionAttrs],
     ["user", c.user],
     ["password", c.password],
     ["dbname", c.database],
