@@ -21,6 +21,7 @@ export {
 } from "./core/options.js";
 export type * from "./core/types.js";
 export type { AnyPgDatabase, Connection } from "./drivers/contract.js";
+export { connectNodePostgres } from "./drivers/node-postgres/connect.js";
 export { pgliteByteaCodec } from "./drivers/pglite/bytea-codec.js";
 export type { EmbeddedConnectionOptions, EmbeddedStoreOptions } from "./drivers/pglite/store.js";
 export { connectEmbedded, createEmbeddedStore } from "./drivers/pglite/store.js";

@@ -9,6 +9,7 @@ import {
   type TargetSessionAttrs,
   validateConfig,
 } from "./config.js";
+import { IGNORED_KEYWORDS } from "./ignored-keywords.js";
 
 function dsnError(detail: string): StoreError {
   // The DSN itself is never quoted back: it may hold the password.
@@ -23,46 +24,6 @@ function wholeNumber(keyword: string, value: string, min = 0, max = Number.MAX_S
   }
   return Number(value);
 }
-
-/**
- * libpq's connection keywords (PostgreSQL 18) that the store has no use for: accepted and ignored,
- * as in the Go store. Any other keyword is refused, as libpq refuses it: a typo such as `sslmod`
- * would otherwise connect without the TLS it asked for.
- */
-const IGNORED_KEYWORDS = new Set([
-  "hostaddr",
-  "passfile",
-  "require_auth",
-  "channel_binding",
-  "client_encoding",
-  "options",
-  "fallback_application_name",
-  "keepalives",
-  "keepalives_idle",
-  "keepalives_interval",
-  "keepalives_count",
-  "tcp_user_timeout",
-  "replication",
-  "gssencmode",
-  "sslnegotiation",
-  "sslcompression",
-  "sslpassword",
-  "sslcertmode",
-  "sslcrl",
-  "sslcrldir",
-  "sslsni",
-  "sslkeylogfile",
-  "requirepeer",
-  "ssl_min_protocol_version",
-  "ssl_max_protocol_version",
-  "min_protocol_version",
-  "max_protocol_version",
-  "krbsrvname",
-  "gsslib",
-  "gssdelegation",
-  "service",
-  "load_balance_hosts",
-]);
 
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {

@@ -29,6 +29,9 @@ export function tlsOptions(config: PostgresConfig): false | ConnectionOptions {
       // The chain is checked; the name in the certificate is not.
       return { ...files, rejectUnauthorized: true, checkServerIdentity: () => undefined };
     case "verify-full":
+      // With several servers, the driver names each as it connects to it (postgres.js sends the
+      // host for SNI, and Node checks the certificate against the host the socket reached).
+      if (config.hosts !== undefined) return { ...files, rejectUnauthorized: true };
       // A server name is sent for SNI, which takes host names only: Node warns (DEP0123) when it is
       // an address. An address is checked against the certificate's IP addresses instead.
       return isIP(config.host) === 0

@@ -1,3 +1,4 @@
+import { isRefusedLogin } from "../drivers/reconnect.js";
 import { StoreError } from "./errors.js";
 import { checkWatchOptions } from "./input.js";
 import { pause } from "./pause.js";
@@ -51,12 +52,14 @@ const POLL_MS = 5;
 const REPLAY_PAGE = 1000;
 
 /**
- * Times a watch reads storage again after a read failed with `CONNECTION`, pausing 100 ms before
- * the first and twice as long before each next (1.5 s in all): a pool opens another connection for
- * the next read, so a killed connection or a server that restarts quickly ends no watch.
+ * How long a watch reads storage again after reads failed with `CONNECTION`, pausing 100 ms before
+ * the first and twice as long before each next, up to 2 s: a pool opens another connection for the
+ * next read, so a killed connection, a server that restarts or a failover to a standby ends no
+ * watch. As long as a lost listening connection is tried again (drivers/reconnect.ts).
  */
-const LOST_READ_RETRIES = 4;
+const LOST_READ_BOUND_MS = 60_000;
 const LOST_READ_PAUSE_MS = 100;
+const LOST_READ_PAUSE_MAX_MS = 2000;
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
@@ -80,7 +83,8 @@ const ENDED = Symbol("ended");
  *   resolves done and the subscription is dropped.
  * - Its store closing ends it with `CLOSED`: `next()` rejects with it once the changes read before
  *   are delivered. A watch started on a closed store rejects the same way.
- * - A storage read that fails with `CONNECTION` is tried again, 4 times over 1.5 s; an error that
+ * - A storage read that fails with `CONNECTION` is tried again, for up to a minute, unless the
+ *   server refused the login (SQLSTATE class 28 or 3D); an error that
  *   stands (the server still unreachable, a privilege revoked) rejects `next()` and ends the watch.
  * - After it ended, by an error or otherwise, `next()` resolves done.
  */
@@ -193,18 +197,22 @@ class Watch implements AsyncIterableIterator<WatchEvent> {
   }
 
   /**
-   * {@link #readStorage}, again after a pause when it failed with `CONNECTION`, up to
-   * {@link LOST_READ_RETRIES} times. A failed read moved nothing: the position is where it was.
+   * {@link #readStorage}, again after a pause when it failed with `CONNECTION`, for up to
+   * {@link LOST_READ_BOUND_MS}. A failed read moved nothing: the position is where it was.
    */
   async #readStorageAgainIfLost(): Promise<void> {
+    const failingSince = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#readStorage();
         return;
       } catch (error) {
-        if (attempt > LOST_READ_RETRIES || !(error instanceof StoreError) || error.code !== "CONNECTION") throw error;
+        // A login the server refused for good (a role that may no longer log in) is no lost connection.
+        const lost = error instanceof StoreError && error.code === "CONNECTION" && !isRefusedLogin(error.cause);
+        if (!lost || Date.now() - failingSince > LOST_READ_BOUND_MS) throw error;
         this.#stale = true;
-        if ((await this.#until(pause(LOST_READ_PAUSE_MS * 2 ** (attempt - 1)))) === ENDED) return;
+        const wait = Math.min(LOST_READ_PAUSE_MS * 2 ** (attempt - 1), LOST_READ_PAUSE_MAX_MS);
+        if ((await this.#until(pause(wait))) === ENDED) return;
       }
     }
   }

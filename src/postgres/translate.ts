@@ -10,6 +10,9 @@ const ADMIN_SHUTDOWN = "57P01";
 const CRASH_SHUTDOWN = "57P02";
 const CANNOT_CONNECT_NOW = "57P03";
 const INVALID_CATALOG_NAME = "3D000";
+// A write that reached a server taking none: a standby, or a primary that a failover is demoting.
+// The next connection may reach the new primary, so it is the connection that failed.
+const READ_ONLY_SQL_TRANSACTION = "25006";
 const INSUFFICIENT_PRIVILEGE = "42501";
 const UNDEFINED_TABLE = "42P01";
 const INVALID_SCHEMA_NAME = "3F000";
@@ -30,6 +33,7 @@ const CONNECTION_SQLSTATES = new Set([
   CRASH_SHUTDOWN,
   CANNOT_CONNECT_NOW,
   INVALID_CATALOG_NAME,
+  READ_ONLY_SQL_TRANSACTION,
 ]);
 
 // Error codes of Node's sockets and of postgres.js for a connection that failed or went away.

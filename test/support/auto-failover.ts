@@ -67,6 +67,8 @@ export interface NodeState {
 export interface FailoverReport {
   from: FormationNode;
   to: FormationNode;
+  /** When the failover was asked for, or the primary's Postgres was stopped (`Date.now()`). */
+  startedAt: number;
   /** Until the monitor reported the other node as the primary (`wait_primary` or `primary`). */
   promotedAfterMs: number;
   /** Until the new primary first committed a write (`select txid_current()`). */
@@ -695,7 +697,7 @@ export async function startFormation(options: FormationOptions = {}): Promise<Fo
         const node = nodeOf(row);
         return (await writable(node, 2000)) ? node : undefined;
       });
-      return { to, promotedAfterMs: promotedAt - started, writableAfterMs: Date.now() - started };
+      return { to, startedAt: started, promotedAfterMs: promotedAt - started, writableAfterMs: Date.now() - started };
     };
     const stoppedNodes = new Set<Service>();
 

@@ -1,24 +1,23 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sql } from "drizzle-orm";
-import { defaultConfig, defaultPoolSettings, type PostgresConfig, validateConfig } from "../../config/config.js";
-import { parseDsn } from "../../config/dsn.js";
-import { describePasswordSource, resolvePassword } from "../../config/pgpass.js";
-import { serverOffersTls, tlsOptions } from "../../config/tls.js";
-import { StoreError } from "../../core/errors.js";
+import {
+  defaultPoolSettings,
+  describeServers,
+  type PostgresConfig,
+  serversOf,
+  type TargetSessionAttrs,
+} from "../../config/config.js";
+import { resolvePassword } from "../../config/pgpass.js";
+import { resolveConfig, sessionTimeouts } from "../../config/resolve.js";
+import { tlsOptions } from "../../config/tls.js";
 import { resolveStoreOptions, type StoreOptions } from "../../core/options.js";
 import { pause } from "../../core/pause.js";
 import type { Store } from "../../core/types.js";
 import { openStore } from "../../postgres/open.js";
-import { isPasswordRefused, translateError } from "../../postgres/translate.js";
+import { checkAnswers } from "../check-answers.js";
 import type { Connection } from "../contract.js";
 import { importDriver } from "../import.js";
-
-function resolveConfig(config: Partial<PostgresConfig> | string | undefined): PostgresConfig {
-  if (typeof config === "string") return parseDsn(config);
-  return validateConfig({ ...defaultConfig(), ...config });
-}
 
 /**
  * Seconds to wait before connecting again after a connection attempt failed. postgres.js's own
@@ -61,18 +60,6 @@ async function readPostgresJsMajor(): Promise<number> {
   return 4;
 }
 
-/** The session settings sent when connecting, in PostgreSQL's milliseconds; absent, the server's own apply. */
-function sessionTimeouts(config: PostgresConfig): Record<string, string> {
-  const settings: Record<string, string> = {};
-  if (config.statementTimeoutSeconds !== undefined) {
-    settings.statement_timeout = String(Math.round(config.statementTimeoutSeconds * 1000));
-  }
-  if (config.lockTimeoutSeconds !== undefined) {
-    settings.lock_timeout = String(Math.round(config.lockTimeoutSeconds * 1000));
-  }
-  return settings;
-}
-
 /**
  * Opens a postgres.js pool as a Drizzle database from a config (merged over {@link defaultConfig})
  * or a DSN, and checks that the server answers (a `CONNECTION` error within
@@ -110,12 +97,31 @@ interface OpenedPostgres {
   end(graceSeconds: number): Promise<void>;
 }
 
+/**
+ * libpq's `target_session_attrs` as postgres.js takes it. postgres.js decides `read-write` by
+ * `default_transaction_read_only` alone, and so takes a hot standby (PostgreSQL 14+ reports that
+ * setting off there) for a server that takes writes: the store asks for `primary` instead, and a
+ * write that meets a primary made read-only during a failover fails with `CONNECTION` (see
+ * translateError). Its `read-only` is that setting alone too: a standby is what is meant.
+ */
+const POSTGRES_JS_TARGETS: Record<TargetSessionAttrs, "primary" | "standby" | "prefer-standby" | undefined> = {
+  any: undefined,
+  "read-write": "primary",
+  primary: "primary",
+  "read-only": "standby",
+  standby: "standby",
+  "prefer-standby": "prefer-standby",
+};
+
 /** The settings of the store's postgres.js pools, from a resolved config. */
 function poolOptions(resolved: PostgresConfig) {
   const pool = { ...defaultPoolSettings, ...resolved };
+  const servers = serversOf(resolved);
   return {
-    host: resolved.host,
-    port: resolved.port,
+    // postgres.js takes lists as it takes one host: it tries them in order at each connection.
+    host: servers.map((server) => server.host),
+    port: servers.map((server) => server.port),
+    target_session_attrs: POSTGRES_JS_TARGETS[resolved.targetSessionAttrs ?? "any"],
     user: resolved.user,
     // Asked for at each connection, so that a changed PGPASSWORD or password file applies.
     password: () =>
@@ -140,55 +146,6 @@ function poolOptions(resolved: PostgresConfig) {
     // statements send arrays as text (see arrayParameter); an app's own Drizzle array columns do too.
     fetch_types: false,
   };
-}
-
-/**
- * Checks that the server answers, within `connectTimeoutSeconds` in all: postgres.js bounds each
- * attempt, not the whole, and a port that answers with something other than PostgreSQL (an HTTP
- * proxy, say) makes it try again without end. On failure, ends the pools and says why, as clearly
- * as the server lets it: no TLS where the config requires it, or where a refused password came from.
- */
-async function checkAnswers(
-  db: Connection["db"],
-  resolved: PostgresConfig,
-  end: (graceSeconds: number) => Promise<void>,
-): Promise<void> {
-  const seconds = { ...defaultPoolSettings, ...resolved }.connectTimeoutSeconds;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new StoreError(
-            "CONNECTION",
-            { op: "connect" },
-            `no PostgreSQL answered at ${resolved.host}:${resolved.port} within ${seconds} s`,
-          ),
-        ),
-      seconds * 1000,
-    );
-  });
-  try {
-    await Promise.race([db.execute(sql`select 1`), deadline]);
-  } catch (error) {
-    await end(0);
-    const failure = translateError(error, { op: "connect" });
-    if (resolved.sslMode !== "disable" && (await serverOffersTls(resolved.host, resolved.port, 2000)) === false) {
-      throw new StoreError(
-        "CONNECTION",
-        { op: "connect" },
-        `the server at ${resolved.host}:${resolved.port} does not offer TLS, which sslmode=${resolved.sslMode} ` +
-          "requires: turn ssl on in its postgresql.conf, or connect with sslmode=disable on a network you trust",
-        { cause: failure.cause },
-      );
-    }
-    if (!isPasswordRefused(error)) throw failure;
-    // Say where the password came from, or why there was none: the server's answer does not.
-    const source = describePasswordSource(resolved.password, resolved);
-    throw new StoreError("CONNECTION", { op: "connect" }, `${failure.detail} (${source})`, { cause: failure.cause });
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function openPostgres(config: Partial<PostgresConfig> | string | undefined): Promise<OpenedPostgres> {
@@ -233,7 +190,7 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
     db,
     end,
     connections: options.max,
-    label: `postgres ${resolved.user}@${resolved.host}:${resolved.port}/${resolved.database}`,
+    label: `postgres ${resolved.user}@${describeServers(resolved)}/${resolved.database}`,
   };
 }
 

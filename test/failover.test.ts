@@ -1,0 +1,150 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Connection,
+  connectNodePostgres,
+  createPostgresStore,
+  createStoreWithDb,
+  type Lease,
+  type Store,
+  StoreError,
+} from "../src/index.js";
+import { collect } from "../src/testing/index.js";
+import {
+  autoFailoverUnavailable,
+  type FailoverReport,
+  type Formation,
+  startFormation,
+} from "./support/auto-failover.js";
+import { outageOf, recordWatch, startWriters } from "./support/failover-load.js";
+
+const unavailable = autoFailoverUnavailable();
+
+/** Writes resume within this long of `pg_autoctl perform failover`, as the README states. */
+const RESUMED_AFTER_FAILOVER_MS = 5000;
+/** ...and within this long of the new primary taking writes, when the old one was stopped hard. */
+const RESUMED_AFTER_PROMOTION_MS = 2000;
+
+/** A store on one driver, through the formation's list of servers. */
+interface Opened {
+  store: Store;
+  connection?: Connection;
+}
+
+async function openOnPostgresJs(target: string): Promise<Opened> {
+  return { store: await createPostgresStore(target) };
+}
+
+async function openOnNodePostgres(target: string): Promise<Opened> {
+  const connection = await connectNodePostgres(target);
+  return { store: await createStoreWithDb(connection.db), connection };
+}
+
+/** Renews until the new primary answers: the lease's row came through the failover. */
+async function renewThrough(lease: Lease): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await lease.renew();
+      return;
+    } catch (error) {
+      if (!(error instanceof StoreError && error.code === "CONNECTION") || Date.now() > deadline) throw error;
+      await sleep(200);
+    }
+  }
+}
+
+/**
+ * 16 writers, a watch and a held lease on `store` while `fail` loses the primary: every call
+ * settles, as a success or `CONNECTION`; every acknowledged write is on the new primary and
+ * delivered by the watch, in revision order; the lease renews, and the next holder's token is higher.
+ */
+async function throughFailover(
+  opened: Opened,
+  name: string,
+  fail: () => Promise<FailoverReport>,
+): Promise<{ report: FailoverReport; resumedAfterMs: number }> {
+  const { store } = opened;
+  const prefix = `/failover/${name}/`;
+  try {
+    const lease = await store.acquireLease(`lease-${name}`, { ttlMs: 120_000 });
+    expect(lease).not.toBeNull();
+    const watch = recordWatch(store, prefix, 0);
+    const writers = startWriters(store, prefix, 16);
+    await sleep(1000);
+    const report = await fail();
+    await sleep(1500);
+    const written = await writers.stop();
+
+    expect(written.unsettled).toBe(0);
+    expect(new Set(written.failed.map((failure) => failure.code))).toEqual(
+      new Set(written.failed.length > 0 ? ["CONNECTION"] : []),
+    );
+    const acknowledged = written.acknowledged.map((ack) => ack.key);
+    expect(acknowledged.filter((key) => key.endsWith("-0")).length).toBe(16);
+    const stored = new Set(await collect(store.keys(prefix)));
+    expect(acknowledged.filter((key) => !stored.has(key))).toEqual([]);
+    const { resumedAfterMs } = outageOf(written, report.startedAt);
+    // Writes went on after the failover, on the new primary.
+    expect(written.acknowledged.some((ack) => ack.at > report.startedAt + report.writableAfterMs)).toBe(true);
+
+    await watch.waitFor(acknowledged, 30_000);
+    expect(await watch.stop()).toBeUndefined();
+    const revisions = watch.events.map((event) => event.revision);
+    expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
+    expect(new Set(revisions).size).toBe(revisions.length);
+
+    const held = lease as Lease;
+    await renewThrough(held);
+    await held.release();
+    const next = await store.acquireLease(`lease-${name}`, { ttlMs: 1000 });
+    expect(next?.token).toBeGreaterThan(held.token);
+    await next?.release();
+    return { report, resumedAfterMs };
+  } finally {
+    await opened.store.close();
+    await opened.connection?.close();
+  }
+}
+
+describe.skipIf(unavailable !== undefined)(
+  `through a pg_auto_failover failover${unavailable === undefined ? "" : ` (skipped: ${unavailable})`}`,
+  () => {
+    let formation: Formation;
+    beforeAll(async () => {
+      formation = await startFormation();
+    }, 150_000);
+    afterAll(async () => {
+      await formation?.stop();
+    }, 30_000);
+
+    it.sequential("postgres.js, URL form: pg_autoctl perform failover loses no acknowledged write, and writes resume within 5 s", async () => {
+      const opened = await openOnPostgresJs(formation.url);
+      const { resumedAfterMs } = await throughFailover(opened, "postgres-js-failover", () => formation.failover());
+      expect(resumedAfterMs).toBeLessThan(RESUMED_AFTER_FAILOVER_MS);
+    }, 90_000);
+
+    it.sequential("node-postgres, DSN form: pg_autoctl perform failover loses no acknowledged write, and writes resume within 5 s", async () => {
+      const opened = await openOnNodePostgres(formation.dsn);
+      const { resumedAfterMs } = await throughFailover(opened, "node-postgres-failover", () => formation.failover());
+      expect(resumedAfterMs).toBeLessThan(RESUMED_AFTER_FAILOVER_MS);
+    }, 90_000);
+
+    it.sequential("postgres.js, DSN form: a primary stopped hard loses no acknowledged write, and writes resume once the standby is promoted", async () => {
+      const opened = await openOnPostgresJs(formation.dsn);
+      const { report, resumedAfterMs } = await throughFailover(opened, "postgres-js-hard", () =>
+        formation.stopPrimaryHard(),
+      );
+      expect(resumedAfterMs).toBeLessThan(report.writableAfterMs + RESUMED_AFTER_PROMOTION_MS);
+      await formation.restartStopped();
+    }, 180_000);
+
+    it.sequential("node-postgres, URL form: a primary stopped hard loses no acknowledged write, and writes resume once the standby is promoted", async () => {
+      const opened = await openOnNodePostgres(formation.url);
+      const { report, resumedAfterMs } = await throughFailover(opened, "node-postgres-hard", () =>
+        formation.stopPrimaryHard(),
+      );
+      expect(resumedAfterMs).toBeLessThan(report.writableAfterMs + RESUMED_AFTER_PROMOTION_MS);
+    }, 90_000);
+  },
+);
