@@ -19,6 +19,8 @@ export async function checkAnswers(
   end: (graceSeconds: number) => Promise<void>,
 ): Promise<void> {
   const seconds = { ...defaultPoolSettings, ...resolved }.connectTimeoutSeconds;
+  const target = resolved.targetSessionAttrs ?? "any";
+  const as = target === "any" ? "" : ` as ${target}`;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -27,9 +29,8 @@ export async function checkAnswers(
           new StoreError(
             "CONNECTION",
             { op: "connect" },
-            resolved.hosts === undefined
-              ? `no PostgreSQL answered at ${resolved.host}:${resolved.port} within ${seconds} s`
-              : `no PostgreSQL of ${describeServers(resolved)} answered as ${resolved.targetSessionAttrs ?? "any"} within ${seconds} s`,
+            `no PostgreSQL ${resolved.hosts === undefined ? "answered at" : "of"} ${describeServers(resolved)}` +
+              `${resolved.hosts === undefined ? "" : " answered"}${as} within ${seconds} s`,
           ),
         ),
       seconds * 1000,
