@@ -33,6 +33,7 @@ export type { MigrateOptions, MigrationInfo, MigrationStatus } from "./migration
 export { migrate, migrationStatus } from "./migrations/migrate.js";
 export { bytea } from "./postgres/bytea.js";
 export { createStoreWithDb } from "./postgres/open.js";
+export type { PostgresStoreOptions, ReadReplica } from "./postgres/replica-options.js";
 export { DrizzleStore } from "./postgres/store.js";
 export { translateError } from "./postgres/translate.js";
 export type { WorkflowStoreRow, WorkflowStoreTable, WorkflowStoreTables } from "./schema.js";

@@ -1,7 +1,7 @@
 import type { ErrorSite } from "./errors.js";
 import type { LeaseBackend } from "./leases.js";
 import type { Walk } from "./pages.js";
-import type { KeyStat, PrefixStat, RevisionedValue, StoreEntry, Updater } from "./types.js";
+import type { Consistency, KeyStat, PrefixStat, RevisionedValue, StoreEntry, Updater } from "./types.js";
 import type { ChangeSource } from "./watch.js";
 
 /** A call about one key, as the front hands it to a backend: its arguments are checked. */
@@ -13,6 +13,11 @@ export interface KeySite extends ErrorSite {
 /** A call about one prefix, as the front hands it to a backend: its arguments are checked. */
 export interface PrefixSite extends ErrorSite {
   prefix: string;
+}
+
+/** A read of one prefix that may go to a read replica (`consistency: "replica"`). */
+export interface ReadSite extends PrefixSite {
+  consistency: Consistency;
 }
 
 /** How a backend fetches the pages of a `keys` or `entries` walk and what it yields of each row. */
@@ -41,9 +46,9 @@ export interface Backend {
   get(site: KeySite): Promise<Buffer | null>;
   set(site: KeySite, value: Buffer): Promise<void>;
   remove(site: KeySite): Promise<void>;
-  keys(site: PrefixSite): PageSource<string>;
-  entries(site: PrefixSite): PageSource<StoreEntry>;
-  keyStats(site: PrefixSite): PageSource<KeyStat>;
+  keys(site: ReadSite): PageSource<string>;
+  entries(site: ReadSite): PageSource<StoreEntry>;
+  keyStats(site: ReadSite): PageSource<KeyStat>;
   /** The `limit` prefixes with the most bytes of values, largest first. */
   prefixStats(limit: number): Promise<PrefixStat[]>;
   getMany(site: PrefixSite, keys: readonly string[]): Promise<Map<string, Buffer>>;
@@ -51,7 +56,7 @@ export interface Backend {
   setMany(site: PrefixSite, keys: readonly string[], values: readonly Buffer[]): Promise<void>;
   removeMany(site: PrefixSite, keys: readonly string[]): Promise<number>;
   removePrefix(site: PrefixSite): Promise<number>;
-  count(site: PrefixSite): Promise<number>;
+  count(site: ReadSite): Promise<number>;
   has(site: KeySite): Promise<boolean>;
   getWithRevision(site: KeySite): Promise<RevisionedValue | null>;
   /** Writes only at `revision` (0: only when absent) and resolves with the new one; otherwise `CONFLICT`. */

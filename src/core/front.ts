@@ -1,7 +1,8 @@
 import { inspect } from "node:util";
-import type { Backend, KeySite, PageSource, PrefixSite } from "./backend.js";
+import type { Backend, KeySite, PageSource, PrefixSite, ReadSite } from "./backend.js";
 import type { StoreOperation } from "./errors.js";
 import {
+  checkConsistency,
   checkEntries,
   checkExpectedRevision,
   checkIterator,
@@ -29,6 +30,7 @@ import type {
   PrefixStat,
   PrefixStatsOptions,
   PurgeOptions,
+  ReadOptions,
   RevisionedValue,
   Store,
   StoreEntry,
@@ -66,10 +68,11 @@ export class StoreFront implements Store {
     return this.#backend.remove(this.#key("remove", prefix, key));
   }
 
-  async list(prefix: string, iterator: ListIterator): Promise<void> {
+  async list(prefix: string, iterator: ListIterator, options?: ReadOptions): Promise<void> {
     this.#prefix("list", prefix);
     checkIterator(prefix, iterator);
-    await eachKey(this.keys(prefix), iterator);
+    const consistency = checkConsistency("list", prefix, options);
+    await eachKey(this.keys(prefix, { consistency }), iterator);
   }
 
   keys(prefix: string, options?: KeysOptions): AsyncIterableIterator<string> {
@@ -111,8 +114,9 @@ export class StoreFront implements Store {
     return this.#backend.removePrefix(this.#prefix("removePrefix", prefix));
   }
 
-  async count(prefix: string): Promise<number> {
-    return this.#backend.count(this.#prefix("count", prefix));
+  async count(prefix: string, options?: ReadOptions): Promise<number> {
+    const site = this.#prefix("count", prefix);
+    return this.#backend.count({ ...site, consistency: checkConsistency("count", prefix, options) });
   }
 
   async has(prefix: string, key: string): Promise<boolean> {
@@ -215,10 +219,12 @@ export class StoreFront implements Store {
     op: "keys" | "entries" | "keyStats",
     prefix: string,
     options: KeysOptions | undefined,
-    pages: (site: PrefixSite) => PageSource<U>,
+    pages: (site: ReadSite) => PageSource<U>,
   ): AsyncIterableIterator<U> {
+    // Checked with the rest when the walk starts, before the first page is fetched.
+    const consistency = (options as KeysOptions | null | undefined)?.consistency === "replica" ? "replica" : "primary";
     return new KeysetWalk({
-      ...pages({ op, prefix }),
+      ...pages({ op, prefix, consistency }),
       start: () => {
         this.#open(op, prefix);
         return checkKeysOptions(op, prefix, options, this.#backend.pageSize);

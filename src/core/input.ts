@@ -3,10 +3,12 @@ import { type ErrorSite, StoreError, type StoreOperation } from "./errors.js";
 import { DEFAULT_PURGE_BATCH_SIZE, MAX_PAGE_SIZE, MAX_SET_MANY_BYTES } from "./options.js";
 import type {
   CompareOptions,
+  Consistency,
   KeysOptions,
   LeaseOptions,
   PrefixStatsOptions,
   PurgeOptions,
+  ReadOptions,
   WatchOptions,
 } from "./types.js";
 
@@ -170,12 +172,24 @@ export interface KeyRange {
   pageSize: number;
 }
 
+/** The `consistency` of a read's options, checked; `primary` when it has none. */
+export function checkConsistency(op: StoreOperation, prefix: unknown, options: unknown): Consistency {
+  const site = siteOf(op, prefix);
+  if (options === undefined) return "primary";
+  if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object");
+  const { consistency = "primary" } = options as ReadOptions;
+  if (consistency !== "primary" && consistency !== "replica") {
+    throw invalid(site, 'consistency must be "primary" or "replica"');
+  }
+  return consistency;
+}
+
 /** Checks the options of `keys` and `entries`, over the store's page size. */
 export function checkKeysOptions(op: StoreOperation, prefix: unknown, options: unknown, pageSize: number): KeyRange {
   checkPrefix(op, prefix);
   const site = siteOf(op, prefix);
+  checkConsistency(op, prefix, options);
   if (options === undefined) return { after: undefined, limit: Number.POSITIVE_INFINITY, pageSize };
-  if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object");
   const { after, limit, pageSize: size } = options as KeysOptions;
   if (after !== undefined) checkName("after", after, site);
   return {

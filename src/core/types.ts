@@ -5,8 +5,21 @@
 // biome-ignore lint/suspicious/noConfusingVoidType: an iterator that returns nothing goes on; void says so.
 export type ListIterator = (key: string) => boolean | void | Promise<boolean | void>;
 
+/**
+ * Where a listing reads: `primary`, where every write the app was told of is seen; or `replica`,
+ * one of the store's `readReplicas` that answers and is within `maxReplicaLagSeconds` of the
+ * primary (else the primary), which may not yet show the latest writes.
+ */
+export type Consistency = "primary" | "replica";
+
+/** How {@link Store.count} and {@link Store.list} read. */
+export interface ReadOptions {
+  /** @default "primary" */
+  consistency?: Consistency;
+}
+
 /** Where {@link Store.keys} and {@link Store.entries} start, how many they yield, and how many rows a query fetches. */
-export interface KeysOptions {
+export interface KeysOptions extends ReadOptions {
   /** Start after this key (exclusive), in byte order. @default the first key */
   after?: string;
   /** Yield at most this many. @default all */
@@ -181,7 +194,7 @@ export interface Store {
    * until it returns `false`. Keys are fetched a page at a time and no connection is held while
    * `iterator` runs, so it may call the store itself.
    */
-  list(prefix: string, iterator: ListIterator): Promise<void>;
+  list(prefix: string, iterator: ListIterator, options?: ReadOptions): Promise<void>;
   /**
    * The keys of exactly this prefix in byte order, fetched a page at a time. No connection is held
    * between pages; breaking out of `for await` stops it.
@@ -205,7 +218,7 @@ export interface Store {
   /** Deletes every key of this prefix in one statement; returns how many rows it deleted. */
   removePrefix(prefix: string): Promise<number>;
   /** How many keys this prefix has. */
-  count(prefix: string): Promise<number>;
+  count(prefix: string, options?: ReadOptions): Promise<number>;
   /** Whether the row exists, without reading its value. */
   has(prefix: string, key: string): Promise<boolean>;
   /** The value and the revision of its last write, or `null` when there is no such row. */

@@ -1,4 +1,4 @@
-import type { Backend, KeySite, PageSource, PrefixSite, PurgeRequest } from "../core/backend.js";
+import type { Backend, KeySite, PageSource, PrefixSite, PurgeRequest, ReadSite } from "../core/backend.js";
 import { conflict } from "../core/errors.js";
 import type { LeaseBackend } from "../core/leases.js";
 import type { StoreOptions } from "../core/options.js";
@@ -10,6 +10,7 @@ import type { BatchedCalls } from "./batching.js";
 import { Calls, type TransactionState } from "./calls.js";
 import { changesIn, type Listening } from "./changes.js";
 import { leasesIn } from "./leases.js";
+import type { ReplicaSet } from "./replicas.js";
 import { arrayParameter, setRowsParameters } from "./statements/parameters.js";
 import { type PreparedQueries, queriesOn } from "./statements/prepare.js";
 import { storedValue } from "./stored-value.js";
@@ -37,6 +38,8 @@ interface Session {
   readonly transaction?: TransactionState;
   /** Closes what the store opened itself; absent when the database is the caller's. */
   readonly release?: (() => Promise<void>) | undefined;
+  /** Where reads with `consistency: "replica"` go; absent in transactions and without `readReplicas`. */
+  readonly replicas?: ReplicaSet | undefined;
 }
 
 /** `build()` once, on first use. */
@@ -110,29 +113,27 @@ export class PostgresBackend implements Backend {
     await this.#calls.run(site, () => this.#q().remove.execute({ prefix, key }));
   }
 
-  keys(site: PrefixSite): PageSource<string> {
+  keys(site: ReadSite): PageSource<string> {
     const { prefix } = site;
     return {
       fetch: (after, limit) =>
-        this.#calls.run(site, () =>
-          after === undefined
-            ? this.#q().keysFirst.execute({ prefix, limit })
-            : this.#q().keysAfter.execute({ prefix, after, limit }),
+        this.#read(site, (q) =>
+          after === undefined ? q.keysFirst.execute({ prefix, limit }) : q.keysAfter.execute({ prefix, after, limit }),
         ),
       map: (row) => row.key,
     };
   }
 
-  entries(site: PrefixSite): PageSource<StoreEntry> {
+  entries(site: ReadSite): PageSource<StoreEntry> {
     const { prefix } = site;
     const maxBytes = this.maxValueBytes;
     type Row = Awaited<ReturnType<PreparedQueries["entriesFirst"]["execute"]>>[number];
     return {
       fetch: (after, limit) =>
-        this.#calls.run(site, () =>
+        this.#read(site, (q) =>
           after === undefined
-            ? this.#q().entriesFirst.execute({ prefix, limit, maxBytes })
-            : this.#q().entriesAfter.execute({ prefix, after, limit, maxBytes }),
+            ? q.entriesFirst.execute({ prefix, limit, maxBytes })
+            : q.entriesAfter.execute({ prefix, after, limit, maxBytes }),
         ),
       map: (row) => {
         const { key, createdAt, updatedAt, revision } = row as Row;
@@ -143,14 +144,14 @@ export class PostgresBackend implements Backend {
     };
   }
 
-  keyStats(site: PrefixSite): PageSource<KeyStat> {
+  keyStats(site: ReadSite): PageSource<KeyStat> {
     const { prefix } = site;
     return {
       fetch: (after, limit) =>
-        this.#calls.run(site, () =>
+        this.#read(site, (q) =>
           after === undefined
-            ? this.#q().keyStatsFirst.execute({ prefix, limit })
-            : this.#q().keyStatsAfter.execute({ prefix, after, limit }),
+            ? q.keyStatsFirst.execute({ prefix, limit })
+            : q.keyStatsAfter.execute({ prefix, after, limit }),
         ),
       map: (row) => row as KeyStat,
     };
@@ -195,8 +196,8 @@ export class PostgresBackend implements Backend {
     return row?.count ?? 0;
   }
 
-  async count(site: PrefixSite): Promise<number> {
-    const [row] = await this.#calls.run(site, () => this.#q().count.execute({ prefix: site.prefix }));
+  async count(site: ReadSite): Promise<number> {
+    const [row] = await this.#read(site, (q) => q.count.execute({ prefix: site.prefix }));
     return row?.count ?? 0;
   }
 
@@ -309,6 +310,17 @@ export class PostgresBackend implements Backend {
     return `DrizzleStore { ${this.#s.label}${this.closed ? " closed" : ""} }`;
   }
 
+  /**
+   * A read on the primary, or, with `consistency: "replica"`, on a read replica that may be read
+   * (see ReplicaSet), the primary standing in for it. Through `Calls` either way: a closed store
+   * rejects, and errors are the store's.
+   */
+  #read<T>(site: ReadSite, read: (queries: PreparedQueries) => Promise<T>): Promise<T> {
+    const replicas = this.#s.replicas;
+    if (site.consistency === "primary" || replicas === undefined) return this.#calls.run(site, () => read(this.#q()));
+    return this.#calls.run(site, () => replicas.read(read, () => read(this.#q())));
+  }
+
   #updateLocked(site: KeySite, fn: Updater) {
     return updateLocked(this.#q(), this.#calls, site, fn, this.maxValueBytes);
   }
@@ -320,10 +332,12 @@ export class PostgresBackend implements Backend {
       this.#s.listening.watched.close();
       await this.#s.listening.current?.close();
     }
-    const release = this.#s.release;
-    if (release === undefined) return;
+    const { release, replicas } = this.#s;
+    if (release === undefined && replicas === undefined) return;
     // Calls in flight finish, or fail, before the pool under them ends; what still hangs, the end fails.
     await this.#calls.settle(CLOSE_GRACE_MS);
+    await replicas?.close();
+    if (release === undefined) return;
     try {
       await release();
     } catch (error) {

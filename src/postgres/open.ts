@@ -6,6 +6,8 @@ import { driverOf } from "../drivers/detect.js";
 import { inspectCatalog, layoutOf } from "../migrations/catalog.js";
 import { migrate } from "../migrations/migrate.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
+import { openReplicas, type PostgresStoreOptions } from "./replica-options.js";
+import type { ReplicaSet } from "./replicas.js";
 import { DrizzleStore } from "./store.js";
 import { translateError } from "./translate.js";
 
@@ -20,10 +22,12 @@ import { translateError } from "./translate.js";
  * const db = drizzle(process.env.DATABASE_URL!);
  * const store = await createStoreWithDb(db);
  */
-export async function createStoreWithDb(db: AnyPgDatabase, options?: StoreOptions): Promise<Store> {
+export async function createStoreWithDb(db: AnyPgDatabase, options?: PostgresStoreOptions): Promise<Store> {
   const client = (db as { $client?: unknown }).$client;
   const connections = driverOf(db)?.connections(client);
-  return openStore(db, resolveStoreOptions(options), undefined, "caller's database", connections);
+  const resolved = resolveStoreOptions(options);
+  const replicas = await openReplicas(db, options, resolved);
+  return openStore(db, resolved, undefined, "caller's database", connections, replicas);
 }
 
 /**
@@ -36,15 +40,17 @@ export async function openStore(
   release: (() => Promise<void>) | undefined,
   label: string,
   connections?: number,
+  replicas?: ReplicaSet,
 ): Promise<DrizzleStore> {
   try {
     if (options.autoMigrate) await migrate(db, { schema: options.schema });
     else await requireTable(db, options.schema);
   } catch (error) {
+    await replicas?.close();
     await release?.();
     throw error;
   }
-  return new DrizzleStore(db, options, release, label, connections);
+  return new DrizzleStore(db, options, release, label, connections, replicas);
 }
 
 /** With `autoMigrate: false`, a missing table is a clear error at creation, not at the first call. */

@@ -7,6 +7,7 @@ import { once, PostgresBackend } from "./backend.js";
 import { batchedCalls } from "./batching.js";
 import { Calls } from "./calls.js";
 import { listeningOf } from "./changes.js";
+import type { ReplicaSet } from "./replicas.js";
 import { prepareQueries } from "./statements/prepare.js";
 
 /**
@@ -20,6 +21,7 @@ export class DrizzleStore extends StoreFront {
    * @param label what `util.inspect` shows of the store (never a password).
    * @param connections how many statements the database runs at once, for the `batch` option;
    *   without it the store does not batch.
+   * @param replicas where reads with `consistency: "replica"` go (see `readReplicas`); closed with the store.
    */
   constructor(
     db: AnyPgDatabase,
@@ -27,6 +29,7 @@ export class DrizzleStore extends StoreFront {
     release?: () => Promise<void>,
     label = "",
     connections?: number,
+    replicas?: ReplicaSet,
   ) {
     const queries = once(() => prepareQueries(db, options.schema, options.prepare));
     const batched =
@@ -36,6 +39,6 @@ export class DrizzleStore extends StoreFront {
     const calls = new Calls(batched?.batching, undefined);
     const client = (db as { $client?: unknown }).$client;
     const listening = listeningOf(driverOf(db)?.listener(client, CHANGES_CHANNEL), queries, calls);
-    super(new PostgresBackend({ db, options, label, queries, calls, batched, listening, release }));
+    super(new PostgresBackend({ db, options, label, queries, calls, batched, listening, release, replicas }));
   }
 }

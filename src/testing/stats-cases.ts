@@ -5,7 +5,10 @@ import { expectStoreError, freshPrefix } from "./helpers.js";
 
 const bytes = (text: string) => Buffer.from(text);
 
-/** What listings and maintenance read without the values: `keyStats`, `prefixStats`, `purge` with `dryRun`. */
+/**
+ * What listings and maintenance read without the values: `keyStats`, `prefixStats`, `purge` with
+ * `dryRun`; and the `consistency` every listing takes.
+ */
 export function statsCases({ target, store: suiteStore }: CaseContext): void {
   let store: Store;
   beforeAll(() => {
@@ -119,6 +122,42 @@ export function statsCases({ target, store: suiteStore }: CaseContext): void {
       expect(await store.purge({ olderThan: later, prefix, dryRun: false })).toBe(2);
       expect(await store.count(prefix)).toBe(0);
       await expectStoreError(store.purge({ olderThan: later, dryRun: "yes" } as never), "INVALID_ARGUMENT");
+    });
+  });
+
+  describe("consistency", () => {
+    it("takes consistency replica on every listing, which a store without read replicas reads as it reads the rest", async () => {
+      const prefix = freshPrefix();
+      await store.setMany(prefix, [
+        ["a", bytes("1")],
+        ["b", bytes("2")],
+      ]);
+      const consistency = "replica";
+      const listed: string[] = [];
+      await store.list(prefix, (key) => void listed.push(key), { consistency });
+      expect(listed).toEqual(["a", "b"]);
+      const keys = [];
+      for await (const key of store.keys(prefix, { consistency, pageSize: 1 })) keys.push(key);
+      expect(keys).toEqual(["a", "b"]);
+      const entries = [];
+      for await (const entry of store.entries(prefix, { consistency })) entries.push(entry.key);
+      expect(entries).toEqual(["a", "b"]);
+      expect(await store.count(prefix, { consistency })).toBe(2);
+      expect(await store.count(prefix, { consistency: "primary" })).toBe(2);
+    });
+
+    it("rejects a consistency that is neither primary nor replica with INVALID_ARGUMENT", async () => {
+      const prefix = freshPrefix();
+      for (const consistency of ["eventual", "", 1, null]) {
+        await expectStoreError(store.count(prefix, { consistency } as never), "INVALID_ARGUMENT");
+        await expectStoreError(
+          store.list(prefix, () => {}, { consistency } as never),
+          "INVALID_ARGUMENT",
+        );
+        const walk = store.keys(prefix, { consistency } as never)[Symbol.asyncIterator]();
+        await expectStoreError(walk.next(), "INVALID_ARGUMENT");
+      }
+      await expectStoreError(store.count(prefix, "replica" as never), "INVALID_ARGUMENT");
     });
   });
 }

@@ -30,7 +30,7 @@ export interface OwnServer {
 
 const POSTGRES_BIN_ROOT = "/usr/lib/postgresql";
 
-function postgresBin(): string | undefined {
+export function postgresBin(): string | undefined {
   if (!existsSync(POSTGRES_BIN_ROOT)) return undefined;
   const versions = readdirSync(POSTGRES_BIN_ROOT).sort((a, b) => Number(b) - Number(a));
   return versions.map((v) => join(POSTGRES_BIN_ROOT, v, "bin")).find((bin) => existsSync(join(bin, "initdb")));
@@ -51,6 +51,22 @@ export function ownServerUnavailable(): string | undefined {
   if (!commandExists("openssl")) return "no openssl to make test certificates";
   if (process.getuid?.() === 0 && !commandExists("runuser")) return "running as root without runuser";
   return undefined;
+}
+
+/**
+ * Runs PostgreSQL's programs in `dir`, as the `postgres` user when the tests run as root:
+ * `runAsync` without blocking the event loop, as the tests keep calling the store while pg_ctl waits.
+ */
+export function asPostgres(dir: string) {
+  const asRoot = process.getuid?.() === 0;
+  const command = (program: string, args: string[]): [string, string[]] =>
+    asRoot ? ["runuser", ["-u", "postgres", "--", program, ...args]] : [program, args];
+  return {
+    run: (program: string, args: string[]) => execFileSync(...command(program, args), { stdio: "ignore", cwd: dir }),
+    runAsync: async (program: string, args: string[]) => {
+      await promisify(execFile)(...command(program, args), { cwd: dir });
+    },
+  };
 }
 
 function openssl(cwd: string, args: string[]): void {
@@ -118,24 +134,11 @@ export async function startOwnServer({ tls = true }: { tls?: boolean } = {}): Pr
   const data = join(dir, "data");
   const port = await freePort();
   const password = "own-server-Secret-9";
-  const asRoot = process.getuid?.() === 0;
-  const run = (command: string, args: string[]) =>
-    execFileSync(asRoot ? "runuser" : command, asRoot ? ["-u", "postgres", "--", command, ...args] : args, {
-      stdio: "ignore",
-      cwd: dir,
-    });
-  // Without blocking the event loop: the tests keep calling the store while pg_ctl waits.
-  const runAsync = async (command: string, args: string[]) => {
-    await promisify(execFile)(
-      asRoot ? "runuser" : command,
-      asRoot ? ["-u", "postgres", "--", command, ...args] : args,
-      { cwd: dir },
-    );
-  };
+  const { run, runAsync } = asPostgres(dir);
 
   makeCertificates(dir);
   writeFileSync(join(dir, "pwfile"), `${password}\n`);
-  if (asRoot) {
+  if (process.getuid?.() === 0) {
     for (const file of ["", "server.key", "server.crt", "pwfile"]) {
       chownSync(
         join(dir, file),

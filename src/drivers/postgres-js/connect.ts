@@ -1,8 +1,9 @@
 import type { PostgresConfig } from "../../config/config.js";
 import { resolveConfig } from "../../config/resolve.js";
-import { resolveStoreOptions, type StoreOptions } from "../../core/options.js";
+import { resolveStoreOptions } from "../../core/options.js";
 import type { Store } from "../../core/types.js";
 import { openStore } from "../../postgres/open.js";
+import { openReplicas, type PostgresStoreOptions } from "../../postgres/replica-options.js";
 import { checkAnswers } from "../check-answers.js";
 import type { Connection } from "../contract.js";
 import { type OpenedPostgres, openPostgresPools } from "./pool.js";
@@ -35,12 +36,14 @@ export async function connectPostgres(config?: Partial<PostgresConfig> | string)
 /** How long `close()` lets calls already in flight finish before it ends the connections. */
 const CLOSE_GRACE_SECONDS = 5;
 
-/** The store's pools over a config or DSN, once a server answered. */
-async function openPostgres(config: Partial<PostgresConfig> | string | undefined): Promise<OpenedPostgres> {
+/** The store's pools over a config or DSN, once a server answered, and the config they were opened from. */
+async function openPostgres(
+  config: Partial<PostgresConfig> | string | undefined,
+): Promise<OpenedPostgres & { resolved: PostgresConfig }> {
   const resolved = resolveConfig(config);
   const opened = await openPostgresPools(resolved, "connectPostgres");
   await checkAnswers(opened.db, resolved, opened.end);
-  return opened;
+  return { ...opened, resolved };
 }
 
 /**
@@ -56,11 +59,19 @@ async function openPostgres(config: Partial<PostgresConfig> | string | undefined
  */
 export async function createPostgresStore(
   config?: Partial<PostgresConfig> | string,
-  options?: StoreOptions,
+  options?: PostgresStoreOptions,
 ): Promise<Store> {
   const storeOptions = resolveStoreOptions(options);
   const opened = await openPostgres(config);
+  let replicas: Awaited<ReturnType<typeof openReplicas>>;
+  try {
+    // A replica's fields left out of its config are the primary's.
+    replicas = await openReplicas(opened.db, options, storeOptions, opened.resolved);
+  } catch (error) {
+    await opened.end(0);
+    throw error;
+  }
   // The store lets its calls finish first (see DrizzleStore.close), so ending the pool waits only
   // for its connections to close, and for a call that hung past that grace, a second at most.
-  return openStore(opened.db, storeOptions, () => opened.end(1), opened.label, opened.connections);
+  return openStore(opened.db, storeOptions, () => opened.end(1), opened.label, opened.connections, replicas);
 }

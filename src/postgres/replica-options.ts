@@ -1,0 +1,109 @@
+import { defaultConfig, defaultPoolSettings, type PostgresConfig, validateConfig } from "../config/config.js";
+import { parseDsn } from "../config/dsn.js";
+import { StoreError } from "../core/errors.js";
+import type { StoreOptions } from "../core/options.js";
+import type { AnyPgDatabase } from "../drivers/contract.js";
+import { driverOf } from "../drivers/detect.js";
+import { nodePostgres } from "../drivers/node-postgres/driver.js";
+import { openNodePostgresPool } from "../drivers/node-postgres/pool.js";
+import { pglite } from "../drivers/pglite/driver.js";
+import { openPostgresPools } from "../drivers/postgres-js/pool.js";
+import { once } from "./backend.js";
+import { type Replica, ReplicaSet } from "./replicas.js";
+import { prepareQueries } from "./statements/prepare.js";
+
+/**
+ * A streaming standby of the store's database: a connection string or config (a config's fields
+ * left out are the primary's where the store opened the primary from a config), or an app's own
+ * Drizzle database on it.
+ */
+export type ReadReplica = string | Partial<PostgresConfig> | AnyPgDatabase;
+
+/** The options of a store on PostgreSQL: {@link StoreOptions} and read replicas. */
+export interface PostgresStoreOptions extends StoreOptions {
+  /**
+   * Streaming standbys that `keys`, `entries`, `keyStats`, `count` and `list` read from when the
+   * call asks for `{ consistency: "replica" }`, in turn; every other call, and every call in a
+   * transaction, stays on the primary. A standby that is down, fails the read, or is further
+   * behind than `maxReplicaLagSeconds` is passed by, and the read goes to the primary. The store
+   * opens a pool for each string or config (as postgres.js, or as node-postgres over a
+   * node-postgres database), without connecting until the first such read, and closes it with
+   * the store; an app's Drizzle database stays open.
+   * @default [] (every read on the primary)
+   */
+  readReplicas?: readonly ReadReplica[];
+  /** How far behind the primary a standby may be and still be read, in seconds. @default 5 */
+  maxReplicaLagSeconds?: number;
+}
+
+const DEFAULT_MAX_LAG_SECONDS = 5;
+
+function configError(detail: string): StoreError {
+  return new StoreError("CONFIG", { op: "config" }, detail);
+}
+
+function isDatabase(entry: unknown): entry is AnyPgDatabase {
+  return typeof (entry as { execute?: unknown } | null)?.execute === "function";
+}
+
+/** A replica's config: a DSN as it is, an object over the primary's config (or the defaults). */
+function replicaConfig(entry: string | Partial<PostgresConfig>, primary: PostgresConfig | undefined): PostgresConfig {
+  if (typeof entry === "string") return parseDsn(entry);
+  // The primary's servers are not the standby's.
+  const { hosts: _hosts, targetSessionAttrs: _target, ...base } = primary ?? defaultConfig();
+  return validateConfig({ ...base, ...entry });
+}
+
+async function openReplica(
+  entry: ReadReplica,
+  primaryDb: AnyPgDatabase,
+  primary: PostgresConfig | undefined,
+  options: Readonly<Required<StoreOptions>>,
+): Promise<Replica & { timeoutMs: number }> {
+  const queries = (db: AnyPgDatabase) => once(() => prepareQueries(db, options.schema, options.prepare));
+  if (isDatabase(entry)) {
+    return { db: entry, queries: queries(entry), timeoutMs: defaultPoolSettings.connectTimeoutSeconds * 1000 };
+  }
+  if (typeof entry !== "string" && (typeof entry !== "object" || entry === null)) {
+    throw configError("each of readReplicas must be a connection string, a config or a Drizzle database");
+  }
+  const config = replicaConfig(entry, primary);
+  const opened =
+    driverOf(primaryDb) === nodePostgres
+      ? await openNodePostgresPool(config, "readReplicas")
+      : await openPostgresPools(config, "readReplicas");
+  const timeoutSeconds = config.connectTimeoutSeconds ?? defaultPoolSettings.connectTimeoutSeconds;
+  return { db: opened.db, queries: queries(opened.db), end: () => opened.end(1), timeoutMs: timeoutSeconds * 1000 };
+}
+
+/**
+ * The read replicas of {@link PostgresStoreOptions}, checked and opened (no connection is made
+ * yet); `undefined` when there are none. `primary` is the config the store opened its primary
+ * from, if it did.
+ */
+export async function openReplicas(
+  primaryDb: AnyPgDatabase,
+  given: PostgresStoreOptions | undefined,
+  options: Readonly<Required<StoreOptions>>,
+  primary?: PostgresConfig,
+): Promise<ReplicaSet | undefined> {
+  const entries = given?.readReplicas ?? [];
+  if (!Array.isArray(entries)) throw configError("readReplicas must be an array");
+  const maxLag = given?.maxReplicaLagSeconds ?? DEFAULT_MAX_LAG_SECONDS;
+  if (typeof maxLag !== "number" || !(maxLag >= 0) || !Number.isFinite(maxLag)) {
+    throw configError("maxReplicaLagSeconds must be a number of seconds, 0 or more");
+  }
+  if (entries.length === 0) return undefined;
+  if (driverOf(primaryDb) === pglite) {
+    throw configError("readReplicas needs a PostgreSQL server: an embedded database has no standbys");
+  }
+  const opened: (Replica & { timeoutMs: number })[] = [];
+  try {
+    for (const entry of entries) opened.push(await openReplica(entry, primaryDb, primary, options));
+  } catch (error) {
+    await Promise.all(opened.map((replica) => replica.end?.()));
+    throw error;
+  }
+  const timeoutMs = Math.max(...opened.map((replica) => replica.timeoutMs));
+  return new ReplicaSet(opened, primaryDb, maxLag * 1000, timeoutMs);
+}
