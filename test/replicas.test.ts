@@ -1,9 +1,12 @@
+import { EventEmitter } from "node:events";
+import { Readable, Writable } from "node:stream";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresStore, createStoreWithDb, type Store, StoreError } from "../src/index.js";
+import { runCli } from "../src/cli/program.js";
+import { connectEmbedded, createPostgresStore, createStoreWithDb, type Store, StoreError } from "../src/index.js";
 import { collect, freshPrefix } from "../src/testing/index.js";
 import { type ReplicatedPair, replicationUnavailable, startReplicatedPair } from "./support/replication.js";
 
@@ -30,6 +33,28 @@ async function listed(store: Store, prefix: string, consistency: "primary" | "re
     count: await store.count(prefix, { consistency }),
     list: keys,
   };
+}
+
+/** Runs the command line in this process; resolves with its exit code and what it printed. */
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  let out = "";
+  const code = await runCli({
+    args,
+    env: {},
+    cwd: process.cwd(),
+    stdin: Readable.from([]),
+    stdout: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        out += chunk.toString();
+        done();
+      },
+    }),
+    stderr: new Writable({ write: (_chunk, _encoding, done) => done() }),
+    signals: new EventEmitter(),
+    setTitle: () => {},
+    connectEmbedded,
+  });
+  return { code, out };
 }
 
 function everywhere(keys: string[]) {
@@ -146,6 +171,34 @@ describe.skipIf(unavailable !== undefined)(
         expect((await standby.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
         await Promise.all([primary.end(), standby.end()]);
       }
+    });
+
+    it.sequential("the command's ls, count and stats read the --replica standby", async () => {
+      const prefix = freshPrefix("cli");
+      await withReplayPaused(prefix, async () => {
+        const onStandby = ["--url", pair.primaryUrl, "--replica", pair.standbyUrl];
+        const onPrimary = ["--url", pair.primaryUrl];
+        const keysOf = (out: string) =>
+          out
+            .trim()
+            .split("\n")
+            .map((line) => line.split("\t")[0]);
+        expect(keysOf((await cli([...onStandby, "ls", prefix])).out)).toEqual(["before"]);
+        expect(keysOf((await cli([...onPrimary, "ls", prefix])).out)).toEqual(["after", "before"]);
+        expect((await cli([...onStandby, "count", prefix])).out).toBe("1\n");
+        expect((await cli([...onPrimary, "count", prefix])).out).toBe("2\n");
+        const rowsOf = async (args: string[]) => {
+          const { code, out } = await cli([...args, "stats", "--top", "100000", "--json"]);
+          expect(code).toBe(0);
+          const rows = out
+            .trim()
+            .split("\n")
+            .map((line) => JSON.parse(line) as { prefix: string; rows: number });
+          return rows.find((row) => row.prefix === prefix)?.rows;
+        };
+        expect(await rowsOf(onStandby)).toBe(1);
+        expect(await rowsOf(onPrimary)).toBe(2);
+      });
     });
 
     it("refuses readReplicas it cannot use with CONFIG, before anything is written", async () => {

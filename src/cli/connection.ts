@@ -21,6 +21,8 @@ interface GlobalOptions {
   url?: string;
   dataDir: string;
   schema: string;
+  /** A standby that listings may read from (`--replica`). */
+  replica?: string;
   /** Whether `--data-dir` was given, rather than its default. */
   dataDirGiven: boolean;
 }
@@ -98,6 +100,11 @@ export function notCreatedYet(target: Target): boolean {
   return target.kind === "embedded" && !existsSync(join(target.dataDir, "PG_VERSION"));
 }
 
+/** Where a listing command reads: the `--replica` standby when one is given. */
+export function consistencyOf(options: GlobalOptions): { consistency: "primary" | "replica" } {
+  return { consistency: options.replica === undefined ? "primary" : "replica" };
+}
+
 /** Runs `work` on the database the options name, and closes it afterwards, also when `work` fails. */
 export async function withConnection<T>(
   run: CliRun,
@@ -127,6 +134,7 @@ export function withStore<T>(
     const store = await createStoreWithDb(connection.db, {
       autoMigrate: target.kind === "embedded",
       schema: options.schema,
+      ...(options.replica !== undefined && { readReplicas: [options.replica] }),
     }).catch(async (error: unknown) => {
       throw error instanceof StoreError && error.code === "SCHEMA"
         ? await notMigrated(connection, options.schema, error)

@@ -59,6 +59,10 @@ function buildProgram(run: CliRun): Command {
       DEFAULT_DATA_DIR,
     )
     .option("--schema <name>", "PostgreSQL schema of the workflow_store table", DEFAULT_SCHEMA)
+    .option(
+      "--replica <url>",
+      "a streaming standby of the server that ls, count and stats read from, the server answering when it is down or over 5 s behind",
+    )
     // Settings made before the commands are added are inherited by them.
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()

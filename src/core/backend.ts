@@ -50,7 +50,7 @@ export interface Backend {
   entries(site: ReadSite): PageSource<StoreEntry>;
   keyStats(site: ReadSite): PageSource<KeyStat>;
   /** The `limit` prefixes with the most bytes of values, largest first. */
-  prefixStats(limit: number): Promise<PrefixStat[]>;
+  prefixStats(limit: number, consistency: Consistency): Promise<PrefixStat[]>;
   getMany(site: PrefixSite, keys: readonly string[]): Promise<Map<string, Buffer>>;
   /** Writes `values[i]` under `keys[i]`, all or none; the keys are distinct. */
   setMany(site: PrefixSite, keys: readonly string[], values: readonly Buffer[]): Promise<void>;

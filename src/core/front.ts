@@ -89,7 +89,8 @@ export class StoreFront implements Store {
 
   async prefixStats(options?: PrefixStatsOptions): Promise<PrefixStat[]> {
     this.#open("prefixStats");
-    return this.#backend.prefixStats(checkPrefixStatsOptions(options));
+    const { limit, consistency } = checkPrefixStatsOptions(options);
+    return this.#backend.prefixStats(limit, consistency);
   }
 
   async getMany(prefix: string, keys: readonly string[]): Promise<Map<string, Buffer>> {

@@ -225,12 +225,16 @@ export function checkPurgeOptions(
 /** How many prefixes {@link Store.prefixStats} returns unless told. */
 const DEFAULT_PREFIX_STATS = 20;
 
-/** Checks the options of `prefixStats`; returns how many prefixes to return. Throws `INVALID_ARGUMENT`. */
-export function checkPrefixStatsOptions(options: unknown): number {
+/**
+ * Checks the options of `prefixStats`; returns how many prefixes to return, and where to read
+ * them. Throws `INVALID_ARGUMENT`.
+ */
+export function checkPrefixStatsOptions(options: unknown): { limit: number; consistency: Consistency } {
   const site: ErrorSite = { op: "prefixStats" };
-  if (options === undefined) return DEFAULT_PREFIX_STATS;
-  if (typeof options !== "object" || options === null) throw invalid(site, "options must be an object");
-  return wholeNumber(site, "limit", (options as PrefixStatsOptions).limit, 1, MAX_PAGE_SIZE) ?? DEFAULT_PREFIX_STATS;
+  const consistency = checkConsistency("prefixStats", undefined, options);
+  if (options === undefined) return { limit: DEFAULT_PREFIX_STATS, consistency };
+  const limit = wholeNumber(site, "limit", (options as PrefixStatsOptions).limit, 1, MAX_PAGE_SIZE);
+  return { limit: limit ?? DEFAULT_PREFIX_STATS, consistency };
 }
 
 /** Checks the callback of `transaction`; throws `INVALID_ARGUMENT`. */

@@ -68,7 +68,7 @@ export interface PrefixStat {
 }
 
 /** What {@link Store.prefixStats} returns. */
-export interface PrefixStatsOptions {
+export interface PrefixStatsOptions extends ReadOptions {
   /** Return at most this many prefixes, 1 to 100,000. @default 20 */
   limit?: number;
 }

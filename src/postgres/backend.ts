@@ -1,8 +1,8 @@
 import type { Backend, KeySite, PageSource, PrefixSite, PurgeRequest, ReadSite } from "../core/backend.js";
-import { conflict } from "../core/errors.js";
+import { conflict, type ErrorSite } from "../core/errors.js";
 import type { LeaseBackend } from "../core/leases.js";
 import type { StoreOptions } from "../core/options.js";
-import type { KeyStat, PrefixStat, RevisionedValue, StoreEntry, Updater } from "../core/types.js";
+import type { Consistency, KeyStat, PrefixStat, RevisionedValue, StoreEntry, Updater } from "../core/types.js";
 import { readModifyWrite } from "../core/update.js";
 import type { ChangeSource } from "../core/watch.js";
 import type { AnyPgDatabase } from "../drivers/contract.js";
@@ -157,8 +157,8 @@ export class PostgresBackend implements Backend {
     };
   }
 
-  async prefixStats(limit: number): Promise<PrefixStat[]> {
-    return this.#calls.run({ op: "prefixStats" }, () => this.#q().prefixStats.execute({ limit }));
+  async prefixStats(limit: number, consistency: Consistency): Promise<PrefixStat[]> {
+    return this.#read({ op: "prefixStats", consistency }, (q) => q.prefixStats.execute({ limit }));
   }
 
   async getMany(site: PrefixSite, keys: readonly string[]): Promise<Map<string, Buffer>> {
@@ -315,7 +315,7 @@ export class PostgresBackend implements Backend {
    * (see ReplicaSet), the primary standing in for it. Through `Calls` either way: a closed store
    * rejects, and errors are the store's.
    */
-  #read<T>(site: ReadSite, read: (queries: PreparedQueries) => Promise<T>): Promise<T> {
+  #read<T>(site: ErrorSite & { consistency: Consistency }, read: (queries: PreparedQueries) => Promise<T>): Promise<T> {
     const replicas = this.#s.replicas;
     if (site.consistency === "primary" || replicas === undefined) return this.#calls.run(site, () => read(this.#q()));
     return this.#calls.run(site, () => replicas.read(read, () => read(this.#q())));

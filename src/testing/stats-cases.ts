@@ -144,12 +144,15 @@ export function statsCases({ target, store: suiteStore }: CaseContext): void {
       expect(entries).toEqual(["a", "b"]);
       expect(await store.count(prefix, { consistency })).toBe(2);
       expect(await store.count(prefix, { consistency: "primary" })).toBe(2);
+      const stats = await store.prefixStats({ limit: 100_000, consistency });
+      expect(stats.find((stat) => stat.prefix === prefix)?.rows).toBe(2);
     });
 
     it("rejects a consistency that is neither primary nor replica with INVALID_ARGUMENT", async () => {
       const prefix = freshPrefix();
       for (const consistency of ["eventual", "", 1, null]) {
         await expectStoreError(store.count(prefix, { consistency } as never), "INVALID_ARGUMENT");
+        await expectStoreError(store.prefixStats({ consistency } as never), "INVALID_ARGUMENT");
         await expectStoreError(
           store.list(prefix, () => {}, { consistency } as never),
           "INVALID_ARGUMENT",

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { checkPrefix } from "../../index.js";
-import { globalOptions, withStore } from "../connection.js";
+import { consistencyOf, globalOptions, withStore } from "../connection.js";
 import type { CliRun } from "../output.js";
 
 /** `count <prefix>`: how many keys a prefix has. */
@@ -11,8 +11,9 @@ export function registerCount(program: Command, run: CliRun): void {
     .argument("<prefix>", "the prefix")
     .action(async (prefix: string, _options: unknown, command: Command) => {
       checkPrefix("count", prefix);
-      await withStore(run, globalOptions(command), async (store) => {
-        await run.printLine(String(await store.count(prefix)));
+      const globals = globalOptions(command);
+      await withStore(run, globals, async (store) => {
+        await run.printLine(String(await store.count(prefix, consistencyOf(globals))));
       });
     });
 }

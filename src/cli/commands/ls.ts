@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { checkKey, checkPrefix } from "../../index.js";
 import { positiveInteger } from "../arguments.js";
-import { globalOptions, withStore } from "../connection.js";
+import { consistencyOf, globalOptions, withStore } from "../connection.js";
 import { type CliRun, field } from "../output.js";
 
 /** `ls <prefix> [--json] [--after KEY] [--limit N]`: keys with their sizes and update times. */
@@ -21,6 +21,7 @@ export function registerLs(program: Command, run: CliRun): void {
       const globals = globalOptions(command);
       await withStore(run, globals, async (store) => {
         const range = {
+          ...consistencyOf(globals),
           ...(options.after !== undefined && { after: options.after }),
           ...(options.limit !== undefined && { limit: options.limit }),
         };

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { positiveInteger } from "../arguments.js";
-import { globalOptions, withStore } from "../connection.js";
+import { consistencyOf, globalOptions, withStore } from "../connection.js";
 import { type CliRun, field } from "../output.js";
 
 /** How many prefixes `stats` shows when `--top` is not given. */
@@ -18,7 +18,7 @@ export function registerStats(program: Command, run: CliRun): void {
     .action(async (options: { top?: number; json?: boolean }, command: Command) => {
       const globals = globalOptions(command);
       await withStore(run, globals, async (store) => {
-        for (const row of await store.prefixStats({ limit: options.top ?? DEFAULT_TOP })) {
+        for (const row of await store.prefixStats({ limit: options.top ?? DEFAULT_TOP, ...consistencyOf(globals) })) {
           await run.printLine(options.json ? JSON.stringify(row) : `${field(row.prefix)}\t${row.rows}\t${row.bytes}`);
         }
       });
