@@ -20,7 +20,7 @@ export interface Statement {
   params(values: Record<string, unknown>): unknown[];
 }
 
-const queries = prepareQueries(drizzle.mock(), DEFAULT_SCHEMA, false);
+const queries = prepareQueries(drizzle.mock(), { schema: DEFAULT_SCHEMA, prepare: false, partitioned: false });
 
 /** The plain table beside the store's: its columns, primary key and byte-order index, no triggers. */
 export const PLAIN_TABLE = `

@@ -31,6 +31,8 @@ export { MemoryStore } from "./memory/store.js";
 export { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from "./migrations/catalog.js";
 export type { MigrateOptions, MigrationInfo, MigrationStatus } from "./migrations/migrate.js";
 export { migrate, migrationStatus } from "./migrations/migrate.js";
+export type { PartitionOptions, PartitionResult } from "./migrations/partition.js";
+export { partitionTable } from "./migrations/partition.js";
 export { bytea } from "./postgres/bytea.js";
 export { createStoreWithDb } from "./postgres/open.js";
 export type { PostgresStoreOptions, ReadReplica } from "./postgres/replica-options.js";

@@ -214,7 +214,7 @@ describe("batching on the embedded store", () => {
   // Stores as createEmbeddedStore makes them (PGlite runs one statement at a time), on one
   // database, so that a case can compare two.
   batchingCases(
-    (options) => openStore(connection.db, resolveStoreOptions(options), undefined, "embedded", 1),
+    (options) => openStore(connection.db, resolveStoreOptions(options), { label: "embedded", connections: 1 }),
     () => async (text, params) => {
       const client = (connection.db as unknown as { $client: PGlite }).$client;
       return (await client.query<Record<string, unknown>>(text, params)).rows;

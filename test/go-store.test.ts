@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { createPostgresStore, type Store, type StoreEntry } from "../src/index.js";
+import { createPostgresStore, partitionTable, type Store, type StoreEntry } from "../src/index.js";
 import { collect } from "../src/testing/index.js";
 import { GO_STORE_DDL, goStore } from "./support/go-store.js";
 import { databaseUrl, freshDatabase, freshDatabasePerBlock, skipReason } from "./support/postgres.js";
@@ -86,95 +86,99 @@ describe.skipIf(databaseUrl === null)(`a table shared with the Go store${skipRea
     }
   }
 
-  it("fails none of the Go store's calls, nor this store's, while both write, delete and read the same keys", async () => {
-    const database = await fresh("gorace");
-    const { client } = database.connect();
-    await client.unsafe(GO_STORE_DDL);
-    const store = await createPostgresStore(database.url);
-    const gos = Array.from({ length: 4 }, () => goStore(database.url));
-    const prefix = "/run_context/";
-    const keys = ["a", "b", "c"];
-    const until = Date.now() + 3000;
-    const goErrors: string[] = [];
-    try {
-      // Every kind of write of this store on the same three keys: plain and compare-and-set writes
-      // and removes, multi-key transactions, and leases named after the keys.
-      const ours = Array.from({ length: 8 }, async (_, worker) => {
-        let calls = 0;
-        for (let i = 0; Date.now() < until; i++) {
-          const key = keys[(worker + i) % keys.length] ?? "a";
-          const other = keys[(worker + i + 1) % keys.length] ?? "b";
-          switch (i % 6) {
-            case 0:
-              await store.set(prefix, key, Buffer.from(`ts ${worker} ${i}`));
-              break;
-            case 1:
-              await store.remove(prefix, key);
-              break;
-            case 2: {
-              const current = await store.getWithRevision(prefix, key);
-              await store
-                .setIf(prefix, key, Buffer.from("cas"), { revision: current?.revision ?? 0 })
-                .catch((error) => expect(error.code).toBe("CONFLICT"));
-              break;
-            }
-            case 3: {
-              const current = await store.getWithRevision(prefix, key);
-              if (current !== null) {
+  // On the table as the Go store made it, and on the table hash-partitioned by prefix.
+  for (const partitions of [undefined, 4]) {
+    it(`fails none of the Go store's calls, nor this store's, while both write, delete and read the same keys${partitions === undefined ? "" : `, the table in ${partitions} partitions`}`, async () => {
+      const database = await fresh("gorace");
+      const { client, db } = database.connect();
+      await client.unsafe(GO_STORE_DDL);
+      const store = await createPostgresStore(database.url);
+      if (partitions !== undefined) await partitionTable(db, { partitions });
+      const gos = Array.from({ length: 4 }, () => goStore(database.url));
+      const prefix = "/run_context/";
+      const keys = ["a", "b", "c"];
+      const until = Date.now() + 3000;
+      const goErrors: string[] = [];
+      try {
+        // Every kind of write of this store on the same three keys: plain and compare-and-set writes
+        // and removes, multi-key transactions, and leases named after the keys.
+        const ours = Array.from({ length: 8 }, async (_, worker) => {
+          let calls = 0;
+          for (let i = 0; Date.now() < until; i++) {
+            const key = keys[(worker + i) % keys.length] ?? "a";
+            const other = keys[(worker + i + 1) % keys.length] ?? "b";
+            switch (i % 6) {
+              case 0:
+                await store.set(prefix, key, Buffer.from(`ts ${worker} ${i}`));
+                break;
+              case 1:
+                await store.remove(prefix, key);
+                break;
+              case 2: {
+                const current = await store.getWithRevision(prefix, key);
                 await store
-                  .removeIf(prefix, key, { revision: current.revision })
+                  .setIf(prefix, key, Buffer.from("cas"), { revision: current?.revision ?? 0 })
                   .catch((error) => expect(error.code).toBe("CONFLICT"));
+                break;
               }
-              break;
-            }
-            case 4:
-              // Rows in key order, as transactions that must not deadlock each other take them.
-              await store.transaction(async (tx) => {
-                if (key < other) {
-                  await tx.set(prefix, key, Buffer.from("tx"));
-                  await tx.remove(prefix, other);
-                } else {
-                  await tx.remove(prefix, other);
-                  await tx.set(prefix, key, Buffer.from("tx"));
+              case 3: {
+                const current = await store.getWithRevision(prefix, key);
+                if (current !== null) {
+                  await store
+                    .removeIf(prefix, key, { revision: current.revision })
+                    .catch((error) => expect(error.code).toBe("CONFLICT"));
                 }
-              });
-              break;
-            default: {
-              const lease = await store.acquireLease(`${prefix}${key}`, { ttlMs: 1000 });
-              await lease?.release();
+                break;
+              }
+              case 4:
+                // Rows in key order, as transactions that must not deadlock each other take them.
+                await store.transaction(async (tx) => {
+                  if (key < other) {
+                    await tx.set(prefix, key, Buffer.from("tx"));
+                    await tx.remove(prefix, other);
+                  } else {
+                    await tx.remove(prefix, other);
+                    await tx.set(prefix, key, Buffer.from("tx"));
+                  }
+                });
+                break;
+              default: {
+                const lease = await store.acquireLease(`${prefix}${key}`, { ttlMs: 1000 });
+                await lease?.release();
+              }
             }
+            calls++;
           }
-          calls++;
-        }
-        return calls;
-      });
-      // The Go store has no retry of its own: any error PostgreSQL raises fails its call.
-      const theirs = gos.map(async (go, worker) => {
-        for (let i = 0; Date.now() < until; i++) {
-          const key = keys[(worker + i) % keys.length] ?? "a";
-          const call = [
-            () => go.remove(prefix, key),
-            () => go.set(prefix, key, Buffer.from("go")),
-            () => go.get(prefix, key),
-            () => go.list(prefix),
-          ][i % 4];
-          await call?.().catch((error: { code?: string; message?: string }) => {
-            goErrors.push(`${error.code}: ${error.message}`);
-          });
-        }
-      });
-      const calls = await Promise.all(ours);
-      await Promise.all(theirs);
-      expect(Math.min(...calls)).toBeGreaterThan(0);
-      expect(goErrors).toEqual([]);
-      const [row] = await client`select count(*)::int as n from workflow_store where revision <= 0`;
-      expect(row?.n).toBe(0);
-    } finally {
-      for (const go of gos) await go.close();
-      await store.close();
-      await database.drop();
-    }
-  });
+          return calls;
+        });
+        // The Go store has no retry of its own: any error PostgreSQL raises fails its call.
+        const theirs = gos.map(async (go, worker) => {
+          for (let i = 0; Date.now() < until; i++) {
+            const key = keys[(worker + i) % keys.length] ?? "a";
+            const call = [
+              () => go.remove(prefix, key),
+              () => go.set(prefix, key, Buffer.from("go")),
+              () => go.get(prefix, key),
+              () => go.list(prefix),
+            ][i % 4];
+            await call?.().catch((error: { code?: string; message?: string }) => {
+              goErrors.push(`${error.code}: ${error.message}`);
+            });
+          }
+        });
+        const calls = await Promise.all(ours);
+        await Promise.all(theirs);
+        expect(Math.min(...calls)).toBeGreaterThan(0);
+        expect(goErrors).toEqual([]);
+        const [row] = await client`select count(*)::int as n from workflow_store where revision <= 0`;
+        expect(row?.n).toBe(0);
+      } finally {
+        for (const go of gos) await go.close();
+        await store.close();
+        await database.drop();
+      }
+    });
+  }
 
   it("converts rows written before the migration as UTC: exact for this store's, off by the Go session's offset for the Go store's", async () => {
     const database = await fresh("gobefore");

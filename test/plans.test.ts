@@ -12,6 +12,9 @@ import { DEFAULT_SCHEMA } from "../src/schema.js";
 import { copyNewDataDir, newPgliteInMemory } from "./support/pglite-template.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 
+/** The store's statements as a store on the plain table (not partitioned) writes them. */
+const PLAIN = { schema: DEFAULT_SCHEMA, prepare: true, partitioned: false };
+
 /** Runs SQL with bound parameters and returns the rows. */
 type Run = (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
@@ -91,7 +94,7 @@ describe.skipIf(databaseUrl === null)(`query plans on PostgreSQL${skipReason}`, 
     await client.unsafe(FILL);
     await client`analyze workflow_store`;
     await client.unsafe(UNSEEN);
-    queries = prepareQueries(db, DEFAULT_SCHEMA, true);
+    queries = prepareQueries(db, PLAIN);
     run = (text, params) => client.unsafe(text, params as never[]);
   });
   afterAll(() => database?.drop());
@@ -113,7 +116,7 @@ describe("query plans on PGlite", () => {
     await db.execute(sql.raw(FILL));
     await db.execute(sql.raw(UNSEEN));
     // What the embedded store gives Drizzle: the statistics follow the rows written through it.
-    queries = prepareQueries(db, DEFAULT_SCHEMA, true);
+    queries = prepareQueries(db, PLAIN);
     run = async (text, params) => (await pg.query<Record<string, unknown>>(text, params)).rows;
   });
   afterAll(() => pg?.close());
@@ -142,7 +145,7 @@ describe("statistics of an embedded data directory", () => {
         const run: Run = async (text, params) => (await client.query<Record<string, unknown>>(text, params)).rows;
         const [after] = await run(STATISTICS, []);
         expect(after?.n).toBeGreaterThan(90_000);
-        const text = await plan(run, prepareQueries(connection.db, DEFAULT_SCHEMA, true), "keysAfter");
+        const text = await plan(run, prepareQueries(connection.db, PLAIN), "keysAfter");
         expect(text).not.toContain("Sort");
       } finally {
         await connection.close();

@@ -1,13 +1,11 @@
-import { EventEmitter } from "node:events";
-import { Readable, Writable } from "node:stream";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/program.js";
-import { connectEmbedded, createPostgresStore, createStoreWithDb, type Store, StoreError } from "../src/index.js";
+import { createPostgresStore, createStoreWithDb, type Store, StoreError } from "../src/index.js";
 import { collect, freshPrefix } from "../src/testing/index.js";
+import { cli } from "./support/cli.js";
 import { type ReplicatedPair, replicationUnavailable, startReplicatedPair } from "./support/replication.js";
 
 const unavailable = replicationUnavailable();
@@ -33,28 +31,6 @@ async function listed(store: Store, prefix: string, consistency: "primary" | "re
     count: await store.count(prefix, { consistency }),
     list: keys,
   };
-}
-
-/** Runs the command line in this process; resolves with its exit code and what it printed. */
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  let out = "";
-  const code = await runCli({
-    args,
-    env: {},
-    cwd: process.cwd(),
-    stdin: Readable.from([]),
-    stdout: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        out += chunk.toString();
-        done();
-      },
-    }),
-    stderr: new Writable({ write: (_chunk, _encoding, done) => done() }),
-    signals: new EventEmitter(),
-    setTitle: () => {},
-    connectEmbedded,
-  });
-  return { code, out };
 }
 
 function everywhere(keys: string[]) {

@@ -43,6 +43,8 @@ export interface CatalogState {
    * log of removes with the writer locks watches wait out.
    */
   revisionTriggerExists: boolean;
+  /** The table is hash-partitioned by prefix (see partitionTable). */
+  partitioned: boolean;
 }
 
 /** Rows of `db.execute`, which postgres.js returns as an array and node-postgres and PGlite in `rows`. */
@@ -62,6 +64,10 @@ export async function inspectCatalog(db: AnyPgDatabase, layout: Layout): Promise
       ? sql`to_regclass(${`"${TABLE_NAME}"`}) is not null`
       : sql`exists (select 1 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
                     where n.nspname = ${layout.schema} and c.relname = ${TABLE_NAME})`;
+  const oid =
+    layout.schema === DEFAULT_SCHEMA
+      ? sql`to_regclass(${`"${TABLE_NAME}"`})`
+      : sql`to_regclass(format('%I.%I', ${layout.schema}::text, ${TABLE_NAME}::text))`;
   const result = await db.execute(sql`
     with journal as (
       select c.oid, n.oid as nsp from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -75,11 +81,8 @@ export async function inspectCatalog(db: AnyPgDatabase, layout: Layout): Promise
         as "journalReadable",
       ${table} as "tableExists",
       (select count(*) = 2 from pg_catalog.pg_trigger
-        where tgname in ('workflow_store_revise', 'workflow_store_log_removes') and tgrelid = ${
-          layout.schema === DEFAULT_SCHEMA
-            ? sql`to_regclass(${`"${TABLE_NAME}"`})`
-            : sql`to_regclass(format('%I.%I', ${layout.schema}::text, ${TABLE_NAME}::text))`
-        }) as "revisionTriggerExists"`);
+        where tgname in ('workflow_store_revise', 'workflow_store_log_removes') and tgrelid = ${oid}) as "revisionTriggerExists",
+      coalesce((select relkind = 'p' from pg_catalog.pg_class where oid = ${oid}), false) as "partitioned"`);
   const [row] = resultRows(result);
   return {
     journalSchemaExists: row?.journalSchemaExists === true,
@@ -88,5 +91,6 @@ export async function inspectCatalog(db: AnyPgDatabase, layout: Layout): Promise
     journalReadable: row?.journalReadable === true,
     tableExists: row?.tableExists === true,
     revisionTriggerExists: row?.revisionTriggerExists === true,
+    partitioned: row?.partitioned === true,
   };
 }

@@ -43,7 +43,7 @@ export interface MigrationStatus {
 // Taken for the whole migration transaction, so that processes starting at once apply each
 // migration exactly once and none fails on a half-created schema. The number is arbitrary and
 // only has to be the package's own.
-const MIGRATION_LOCK_ID = 0x5753_4d49_4752_4154n;
+export const MIGRATION_LOCK_ID = 0x5753_4d49_4752_4154n;
 
 // drizzle/ sits beside src/ and dist/ alike.
 const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));

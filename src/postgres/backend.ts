@@ -10,7 +10,9 @@ import type { BatchedCalls } from "./batching.js";
 import { Calls, type TransactionState } from "./calls.js";
 import { changesIn, type Listening } from "./changes.js";
 import { leasesIn } from "./leases.js";
+import { once } from "./once.js";
 import type { ReplicaSet } from "./replicas.js";
+import type { StatementSettings } from "./statements/context.js";
 import { arrayParameter, setRowsParameters } from "./statements/parameters.js";
 import { type PreparedQueries, queriesOn } from "./statements/prepare.js";
 import { storedValue } from "./stored-value.js";
@@ -26,6 +28,8 @@ const CLOSE_GRACE_MS = 5000;
 interface Session {
   readonly db: AnyPgDatabase;
   readonly options: Readonly<Required<StoreOptions>>;
+  /** How its statements are written (schema, names, the table's layout). */
+  readonly settings: StatementSettings;
   /** What `util.inspect` shows of the store (never a password). */
   readonly label: string;
   /** The prepared statements, built on first use. */
@@ -40,15 +44,6 @@ interface Session {
   readonly release?: (() => Promise<void>) | undefined;
   /** Where reads with `consistency: "replica"` go; absent in transactions and without `readReplicas`. */
   readonly replicas?: ReplicaSet | undefined;
-}
-
-/** `build()` once, on first use. */
-export function once<T>(build: () => T): () => T {
-  let built: { value: T } | undefined;
-  return () => {
-    built ??= { value: build() };
-    return built.value;
-  };
 }
 
 /** The store's calls as the statements of {@link prepareQueries}, over any Drizzle database or transaction. */
@@ -261,14 +256,15 @@ export class PostgresBackend implements Backend {
   }
 
   transaction<T>(work: (tx: Backend) => Promise<T>): Promise<T> {
-    const { db, options, label, listening, transaction } = this.#s;
+    const { db, options, settings, label, listening, transaction } = this.#s;
     const parent = this.#q;
     return runTransaction(db, transaction, this.#calls, work, (txDb, state) => {
       const calls = new Calls(undefined, state);
-      const queries = once(() => queriesOn(parent(), txDb, options.schema, options.prepare));
+      const queries = once(() => queriesOn(parent(), txDb, settings));
       const tx = new PostgresBackend({
         db: txDb,
         options,
+        settings,
         label: `${label} transaction`,
         queries,
         calls,

@@ -1,3 +1,4 @@
+import type { PostgresConfig } from "../config/config.js";
 import { StoreError } from "../core/errors.js";
 import { resolveStoreOptions, type StoreOptions } from "../core/options.js";
 import type { Store } from "../core/types.js";
@@ -7,8 +8,7 @@ import { inspectCatalog, layoutOf } from "../migrations/catalog.js";
 import { migrate } from "../migrations/migrate.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
 import { openReplicas, type PostgresStoreOptions } from "./replica-options.js";
-import type { ReplicaSet } from "./replicas.js";
-import { DrizzleStore } from "./store.js";
+import { DrizzleStore, type StoreSetup } from "./store.js";
 import { translateError } from "./translate.js";
 
 /**
@@ -25,40 +25,55 @@ import { translateError } from "./translate.js";
 export async function createStoreWithDb(db: AnyPgDatabase, options?: PostgresStoreOptions): Promise<Store> {
   const client = (db as { $client?: unknown }).$client;
   const connections = driverOf(db)?.connections(client);
-  const resolved = resolveStoreOptions(options);
-  const replicas = await openReplicas(db, options, resolved);
-  return openStore(db, resolved, undefined, "caller's database", connections, replicas);
+  return openStore(db, resolveStoreOptions(options), { label: "caller's database", connections, given: options });
+}
+
+/** What a factory opened for a store, and what it was given beyond the store's options. */
+interface Opened {
+  /** Closes what the factory opened itself; absent when the database is the caller's. */
+  release?: () => Promise<void>;
+  /** What `util.inspect` shows of the store (never a password). */
+  label: string;
+  /** How many statements the database runs at once, for batching. */
+  connections?: number | undefined;
+  /** The options as given, for `readReplicas`. */
+  given?: PostgresStoreOptions | undefined;
+  /** The config the factory opened the primary from, whose fields a replica's config leaves out. */
+  primary?: PostgresConfig;
 }
 
 /**
- * Makes sure the table is there (migrating it when `autoMigrate` is on, checking for it otherwise)
- * and builds the store; on failure releases what the factory opened.
+ * Makes sure the table is there (migrating it when `autoMigrate` is on, checking for it otherwise),
+ * opens the read replicas, and builds the store; on failure releases what the factory opened.
  */
 export async function openStore(
   db: AnyPgDatabase,
   options: Readonly<Required<StoreOptions>>,
-  release: (() => Promise<void>) | undefined,
-  label: string,
-  connections?: number,
-  replicas?: ReplicaSet,
+  { release, label, connections, given, primary }: Opened,
 ): Promise<DrizzleStore> {
+  let setup: StoreSetup;
   try {
     if (options.autoMigrate) await migrate(db, { schema: options.schema });
-    else await requireTable(db, options.schema);
+    const { partitioned } = await checkTable(db, options.schema);
+    const replicas = await openReplicas(db, given, { ...options, partitioned }, primary);
+    setup = { partitioned, replicas };
   } catch (error) {
-    await replicas?.close();
     await release?.();
     throw error;
   }
-  return new DrizzleStore(db, options, release, label, connections, replicas);
+  return new DrizzleStore(db, options, release, label, connections, setup);
 }
 
-/** With `autoMigrate: false`, a missing table is a clear error at creation, not at the first call. */
-async function requireTable(db: AnyPgDatabase, schema: string): Promise<void> {
+/**
+ * A missing table (with `autoMigrate: false`) is a clear error at creation, not at the first call.
+ * Resolves with whether the table is partitioned.
+ */
+async function checkTable(db: AnyPgDatabase, schema: string): Promise<{ partitioned: boolean }> {
   let tableExists: boolean;
   let revisionTriggerExists: boolean;
+  let partitioned: boolean;
   try {
-    ({ tableExists, revisionTriggerExists } = await inspectCatalog(db, layoutOf(schema)));
+    ({ tableExists, revisionTriggerExists, partitioned } = await inspectCatalog(db, layoutOf(schema)));
   } catch (error) {
     throw translateError(error, { op: "connect" });
   }
@@ -80,4 +95,5 @@ async function requireTable(db: AnyPgDatabase, schema: string): Promise<void> {
         "`workflow-store migrate` (it adds them to a table an app's own migrations created), or create the store with autoMigrate: true",
     );
   }
+  return { partitioned };
 }

@@ -8,7 +8,7 @@ import { nodePostgres } from "../drivers/node-postgres/driver.js";
 import { openNodePostgresPool } from "../drivers/node-postgres/pool.js";
 import { pglite } from "../drivers/pglite/driver.js";
 import { openPostgresPools } from "../drivers/postgres-js/pool.js";
-import { once } from "./backend.js";
+import { once } from "./once.js";
 import { type Replica, ReplicaSet } from "./replicas.js";
 import { prepareQueries } from "./statements/prepare.js";
 
@@ -38,6 +38,9 @@ export interface PostgresStoreOptions extends StoreOptions {
 
 const DEFAULT_MAX_LAG_SECONDS = 5;
 
+/** The store's options and its table's layout, which a replica's statements are written for. */
+type StoreLayout = Readonly<Required<StoreOptions>> & { partitioned: boolean };
+
 function configError(detail: string): StoreError {
   return new StoreError("CONFIG", { op: "config" }, detail);
 }
@@ -58,9 +61,10 @@ async function openReplica(
   entry: ReadReplica,
   primaryDb: AnyPgDatabase,
   primary: PostgresConfig | undefined,
-  options: Readonly<Required<StoreOptions>>,
+  options: StoreLayout,
 ): Promise<Replica & { timeoutMs: number }> {
-  const queries = (db: AnyPgDatabase) => once(() => prepareQueries(db, options.schema, options.prepare));
+  const settings = { schema: options.schema, prepare: options.prepare, partitioned: options.partitioned };
+  const queries = (db: AnyPgDatabase) => once(() => prepareQueries(db, settings));
   if (isDatabase(entry)) {
     return { db: entry, queries: queries(entry), timeoutMs: defaultPoolSettings.connectTimeoutSeconds * 1000 };
   }
@@ -84,7 +88,7 @@ async function openReplica(
 export async function openReplicas(
   primaryDb: AnyPgDatabase,
   given: PostgresStoreOptions | undefined,
-  options: Readonly<Required<StoreOptions>>,
+  options: StoreLayout,
   primary?: PostgresConfig,
 ): Promise<ReplicaSet | undefined> {
   const entries = given?.readReplicas ?? [];

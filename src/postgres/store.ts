@@ -3,12 +3,21 @@ import type { StoreOptions } from "../core/options.js";
 import type { AnyPgDatabase } from "../drivers/contract.js";
 import { driverOf } from "../drivers/detect.js";
 import { CHANGES_CHANNEL } from "../schema.js";
-import { once, PostgresBackend } from "./backend.js";
+import { PostgresBackend } from "./backend.js";
 import { batchedCalls } from "./batching.js";
 import { Calls } from "./calls.js";
 import { listeningOf } from "./changes.js";
+import { once } from "./once.js";
 import type { ReplicaSet } from "./replicas.js";
 import { prepareQueries } from "./statements/prepare.js";
+
+/** What a store learned of its database when it opened, beyond the options. */
+export interface StoreSetup {
+  /** Where reads with `consistency: "replica"` go. */
+  replicas?: ReplicaSet | undefined;
+  /** The table is hash-partitioned by prefix. */
+  partitioned?: boolean;
+}
 
 /**
  * The {@link Store} over a Drizzle PostgreSQL database of any driver. Built by
@@ -21,7 +30,8 @@ export class DrizzleStore extends StoreFront {
    * @param label what `util.inspect` shows of the store (never a password).
    * @param connections how many statements the database runs at once, for the `batch` option;
    *   without it the store does not batch.
-   * @param replicas where reads with `consistency: "replica"` go (see `readReplicas`); closed with the store.
+   * @param setup where reads with `consistency: "replica"` go (see `readReplicas`; closed with the
+   *   store), and whether the table is partitioned (see `partitionTable`).
    */
   constructor(
     db: AnyPgDatabase,
@@ -29,9 +39,10 @@ export class DrizzleStore extends StoreFront {
     release?: () => Promise<void>,
     label = "",
     connections?: number,
-    replicas?: ReplicaSet,
+    { replicas, partitioned = false }: StoreSetup = {},
   ) {
-    const queries = once(() => prepareQueries(db, options.schema, options.prepare));
+    const settings = { schema: options.schema, prepare: options.prepare, partitioned };
+    const queries = once(() => prepareQueries(db, settings));
     const batched =
       options.batch && connections !== undefined
         ? batchedCalls(queries(), connections, options.maxValueBytes)
@@ -39,6 +50,6 @@ export class DrizzleStore extends StoreFront {
     const calls = new Calls(batched?.batching, undefined);
     const client = (db as { $client?: unknown }).$client;
     const listening = listeningOf(driverOf(db)?.listener(client, CHANGES_CHANNEL), queries, calls);
-    super(new PostgresBackend({ db, options, label, queries, calls, batched, listening, release, replicas }));
+    super(new PostgresBackend({ db, settings, label, queries, calls, batched, listening, release, replicas, options }));
   }
 }

@@ -111,5 +111,5 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
   const storeOptions = resolveStoreOptions(options);
   const connection = await connectEmbedded(options);
   // PGlite runs one statement at a time: calls that come while one runs are sent together.
-  return openStore(connection.db, storeOptions, connection.close, connection.label, 1);
+  return openStore(connection.db, storeOptions, { release: connection.close, label: connection.label, connections: 1 });
 }

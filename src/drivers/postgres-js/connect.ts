@@ -3,7 +3,7 @@ import { resolveConfig } from "../../config/resolve.js";
 import { resolveStoreOptions } from "../../core/options.js";
 import type { Store } from "../../core/types.js";
 import { openStore } from "../../postgres/open.js";
-import { openReplicas, type PostgresStoreOptions } from "../../postgres/replica-options.js";
+import type { PostgresStoreOptions } from "../../postgres/replica-options.js";
 import { checkAnswers } from "../check-answers.js";
 import type { Connection } from "../contract.js";
 import { type OpenedPostgres, openPostgresPools } from "./pool.js";
@@ -63,15 +63,14 @@ export async function createPostgresStore(
 ): Promise<Store> {
   const storeOptions = resolveStoreOptions(options);
   const opened = await openPostgres(config);
-  let replicas: Awaited<ReturnType<typeof openReplicas>>;
-  try {
-    // A replica's fields left out of its config are the primary's.
-    replicas = await openReplicas(opened.db, options, storeOptions, opened.resolved);
-  } catch (error) {
-    await opened.end(0);
-    throw error;
-  }
   // The store lets its calls finish first (see DrizzleStore.close), so ending the pool waits only
   // for its connections to close, and for a call that hung past that grace, a second at most.
-  return openStore(opened.db, storeOptions, () => opened.end(1), opened.label, opened.connections, replicas);
+  return openStore(opened.db, storeOptions, {
+    release: () => opened.end(1),
+    label: opened.label,
+    connections: opened.connections,
+    given: options,
+    // A replica's fields left out of its config are the primary's.
+    primary: opened.resolved,
+  });
 }

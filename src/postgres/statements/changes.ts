@@ -13,8 +13,12 @@ export function changeStatements(c: StatementContext) {
      * A remove of a key that is there now is left out: the row there was written after it, even
      * when its revision is lower (an insert takes its revision before it waits for a concurrent
      * delete of the same key to commit), so the key's latest change is that set.
+     *
+     * The prefix is compared in the collation of the revision index: C on the plain table, so that
+     * only these reads use it; the column's own on a partitioned one, which prunes by it.
      */
     changesAfter: () => {
+      const inPrefix = c.partitioned ? sql`${table.prefix} = ${prefix}` : sql`${table.prefix} collate "C" = ${prefix}`;
       const after = sql.placeholder("after");
       const through = sql.placeholder("through");
       return db
@@ -27,7 +31,7 @@ export function changeStatements(c: StatementContext) {
         .from(
           sql`(select 'set' as "type", ${table.key} as "key", null::varchar as "last_key", ${table.revision} as "revision"
                 from ${table}
-                where ${table.prefix} collate "C" = ${prefix} and ${table.revision} > ${after}
+                where ${inPrefix} and ${table.revision} > ${after}
                   and ${table.revision} <= ${through}
               union all
               select case when ${changes.lastKey} is null then 'remove' else 'removeRange' end, ${changes.key},
@@ -36,7 +40,7 @@ export function changeStatements(c: StatementContext) {
                 where ${changes.prefix} = ${prefix} and ${changes.revision} > ${after} and ${changes.revision} <= ${through}
                   and (${changes.lastKey} is not null or not exists (
                     select from ${table} as "present"
-                    where "present"."prefix" = ${changes.prefix} and "present"."key" collate "C" = ${changes.key}))
+                    where "present"."prefix" = ${prefix} and "present"."key" collate "C" = ${changes.key}))
               ) as "changes"`,
         )
         .orderBy(sql`"revision"`)

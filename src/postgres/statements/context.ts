@@ -16,8 +16,20 @@ function statementNames(schema: string, prepare: boolean): (name: string) => str
   return (name) => `workflow_store_${name}_${tag}`;
 }
 
+/** How a store's statements are written: its schema, whether they are named, and the table's layout. */
+export interface StatementSettings {
+  schema: string;
+  prepare: boolean;
+  /**
+   * The table is hash-partitioned by prefix (see partitionTable): the watch's reads compare the
+   * prefix in the column's collation, which is what partitions are pruned by, and its index there is
+   * in that collation too.
+   */
+  partitioned: boolean;
+}
+
 /** The parts the store's statements are built from, on the tables of one PostgreSQL schema. */
-export function statementContext(db: AnyPgDatabase, schema: string, prepare: boolean) {
+export function statementContext(db: AnyPgDatabase, { schema, prepare, partitioned }: StatementSettings) {
   const tables = workflowStoreTables(schema);
   const table = tables.store;
   const prefix = sql.placeholder("prefix");
@@ -28,6 +40,7 @@ export function statementContext(db: AnyPgDatabase, schema: string, prepare: boo
   const qualified = (name: string) => `${schema === DEFAULT_SCHEMA ? "" : `"${schema.replaceAll('"', '""')}".`}${name}`;
   return {
     db,
+    partitioned,
     tables,
     table,
     /** The statement's name, or none without `prepare`. */

@@ -1,7 +1,7 @@
 import { Column, is, SQL } from "drizzle-orm";
 import type { AnyPgDatabase } from "../../drivers/contract.js";
 import { changeStatements } from "./changes.js";
-import { statementContext } from "./context.js";
+import { type StatementSettings, statementContext } from "./context.js";
 import { leaseStatements } from "./leases.js";
 import { pageStatements } from "./pages.js";
 import { purgeStatements } from "./purge.js";
@@ -77,8 +77,8 @@ function preparedOnFirstUse<T extends Record<string, () => unknown>>(
  * The store's statements, built and prepared once per database (or transaction) rather than on
  * every call, each the first time it is needed, on the tables of the given PostgreSQL schema.
  */
-export function prepareQueries(db: AnyPgDatabase, schema: string, prepare: boolean) {
-  const context = statementContext(db, schema, prepare);
+export function prepareQueries(db: AnyPgDatabase, settings: StatementSettings) {
+  const context = statementContext(db, settings);
   return preparedOnFirstUse({
     ...valueStatements(context),
     ...pageStatements(context),
@@ -117,12 +117,7 @@ function ownConfigs(statement: object): PropertyDescriptorMap {
  * prepared statement sends through its `client`, and a transaction's session holds the
  * transaction's; where either is not there, the statements are built on the transaction's database.
  */
-export function queriesOn(
-  store: PreparedQueries,
-  db: AnyPgDatabase,
-  schema: string,
-  prepare: boolean,
-): PreparedQueries {
+export function queriesOn(store: PreparedQueries, db: AnyPgDatabase, settings: StatementSettings): PreparedQueries {
   const client = (db as unknown as { session?: { client?: unknown } }).session?.client;
   const onConnection = new Map<PropertyKey, unknown>();
   let built: PreparedQueries | undefined;
@@ -134,7 +129,7 @@ export function queriesOn(
         if (client !== undefined && Object.hasOwn(own, "client")) {
           statement = Object.create(own, { client: { value: client }, ...ownConfigs(own) });
         } else {
-          built ??= prepareQueries(db, schema, prepare);
+          built ??= prepareQueries(db, settings);
           statement = built[name as keyof PreparedQueries];
         }
         onConnection.set(name, statement);
