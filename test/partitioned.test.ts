@@ -1,6 +1,6 @@
 import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   type AnyPgDatabase,
   connectPostgres,
@@ -8,7 +8,6 @@ import {
   createStoreWithDb,
   migrate,
   partitionTable,
-  type Store,
   StoreError,
 } from "../src/index.js";
 import { collect, freshPrefix, storeConformance } from "../src/testing/index.js";
@@ -53,7 +52,7 @@ const suiteDatabase = partitionedDatabase();
 let checker: AnyPgDatabase | undefined;
 storeConformance({
   name: `PostgreSQL with the table hash-partitioned by prefix into ${PARTITIONS}`,
-  skip: databaseUrl === null ? skipReason : undefined,
+  skip: databaseUrl === null ? "no PostgreSQL in this run" : undefined,
   create: async ({ max, ...options } = {}) => {
     const { url, client } = await suiteDatabase.open();
     checker ??= drizzlePostgresJs({ client });
