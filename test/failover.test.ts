@@ -20,9 +20,11 @@ import { outageOf, recordWatch, startWriters } from "./support/failover-load.js"
 
 const unavailable = autoFailoverUnavailable();
 
-/** Writes resume within this long of `pg_autoctl perform failover`, as the README states. */
-const RESUMED_AFTER_FAILOVER_MS = 5000;
-/** ...and within this long of the new primary taking writes, when the old one was stopped hard. */
+/**
+ * Writes resume within this long of the new primary taking writes (as the harness sees it, by
+ * committing a write of its own there), as the README states. How long pg_auto_failover takes to
+ * get there is its own: the bench measures the whole, from the failover's start.
+ */
 const RESUMED_AFTER_PROMOTION_MS = 2000;
 
 /** A store on one driver, through the formation's list of servers. */
@@ -118,16 +120,20 @@ describe.skipIf(unavailable !== undefined)(
       await formation?.stop();
     }, 30_000);
 
-    it.sequential("postgres.js, URL form: pg_autoctl perform failover loses no acknowledged write, and writes resume within 5 s", async () => {
+    it.sequential("postgres.js, URL form: pg_autoctl perform failover loses no acknowledged write, and writes resume once the standby is promoted", async () => {
       const opened = await openOnPostgresJs(formation.url);
-      const { resumedAfterMs } = await throughFailover(opened, "postgres-js-failover", () => formation.failover());
-      expect(resumedAfterMs).toBeLessThan(RESUMED_AFTER_FAILOVER_MS);
+      const { report, resumedAfterMs } = await throughFailover(opened, "postgres-js-failover", () =>
+        formation.failover(),
+      );
+      expect(resumedAfterMs, JSON.stringify(report)).toBeLessThan(report.writableAfterMs + RESUMED_AFTER_PROMOTION_MS);
     }, 90_000);
 
-    it.sequential("node-postgres, DSN form: pg_autoctl perform failover loses no acknowledged write, and writes resume within 5 s", async () => {
+    it.sequential("node-postgres, DSN form: pg_autoctl perform failover loses no acknowledged write, and writes resume once the standby is promoted", async () => {
       const opened = await openOnNodePostgres(formation.dsn);
-      const { resumedAfterMs } = await throughFailover(opened, "node-postgres-failover", () => formation.failover());
-      expect(resumedAfterMs).toBeLessThan(RESUMED_AFTER_FAILOVER_MS);
+      const { report, resumedAfterMs } = await throughFailover(opened, "node-postgres-failover", () =>
+        formation.failover(),
+      );
+      expect(resumedAfterMs, JSON.stringify(report)).toBeLessThan(report.writableAfterMs + RESUMED_AFTER_PROMOTION_MS);
     }, 90_000);
 
     it.sequential("postgres.js, DSN form: a primary stopped hard loses no acknowledged write, and writes resume once the standby is promoted", async () => {

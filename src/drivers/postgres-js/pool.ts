@@ -87,8 +87,9 @@ function poolOptions(resolved: PostgresConfig) {
   const servers = serversOf(resolved);
   return {
     // postgres.js takes lists as it takes one host: it tries them in order at each connection.
-    host: servers.map((server) => server.host),
-    port: servers.map((server) => server.port),
+    // Both 3 and 4 read lists here; 3's types name one host and one port.
+    host: servers.map((server) => server.host) as unknown as string,
+    port: servers.map((server) => server.port) as unknown as number,
     target_session_attrs: POSTGRES_JS_TARGETS[resolved.targetSessionAttrs ?? "any"],
     user: resolved.user,
     // Asked for at each connection, so that a changed PGPASSWORD or password file applies.
