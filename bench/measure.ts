@@ -30,7 +30,7 @@ export type Contender = TimedContender | ProbeContender;
 
 /** A workload, measured over each of its paths; the first path is the floor. */
 export interface Workload {
-  section: "main" | "processes" | "memory" | "start";
+  section: "main" | "processes" | "memory" | "start" | "cluster";
   name: string;
   /** `ops/s`: operations per second, higher is faster; `ms`: milliseconds per call, lower is faster. */
   unit: "ops/s" | "ms";

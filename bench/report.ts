@@ -64,7 +64,9 @@ function figure(value: number, unit: Workload["unit"]): string {
 }
 
 function ratio(row: Row, index: number): string {
-  return index === 0 ? "1.00 (floor)" : `${row.ratio.toFixed(2)}`;
+  if (index === 0) return "1.00 (floor)";
+  // No ratio to a floor that never got there (a failover it did not write through).
+  return Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}` : "–";
 }
 
 function markdownTable(header: string[], rows: string[][]): string {
@@ -122,6 +124,16 @@ export function tables(results: readonly Result[]): string {
     "collected included. Live growth: the heap in use and the memory outside it (Buffers, PGlite's",
     "WebAssembly memory), measured after a full collection every 5% of the rows, over a second walk.",
     "Both are the worst run's.",
+    "\n### Past one machine\n",
+    section("cluster", ["Workload", "Path", "Median", "× floor", "Runs"], (row) => [row.note ?? ""]),
+    "\nFailover: a pg_auto_failover formation of the bench's own (a monitor and two nodes, synchronous",
+    "replication, health checks every second), 16 writers of new keys through each path, the",
+    "primary lost 1 s after they start. The figure is the time from the loss (`pg_autoctl perform",
+    "failover` asked, or the primary's PostgreSQL stopped) until writes succeed again: the end of",
+    "the longest stretch without an acknowledged write. Lost: acknowledged writes missing after.",
+    "Replica: a primary and a standby made with `pg_basebackup` (both of the bench's own), 4 writer",
+    "processes upserting into other prefixes of the primary during each walk; the figure is one walk",
+    "of the prefix.",
     "\n### Embedded start (fresh process each run)\n",
     section("start", ["Workload", "Path", "Median", "× floor", "RSS after (worst run)"], (row) => [mib(row.rssMiB)]),
     "\nFrom the call (`PGlite.create()`, `createEmbeddedStore()`) to its first answer; the package and",

@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { failoverWorkloads, replicaWorkloads } from "./cluster.js";
 import { coordinationWorkloads } from "./coordination.js";
 import { type BenchDatabase, createBenchDatabase } from "./database.js";
 import { measure, type Result, type Workload } from "./measure.js";
@@ -72,6 +73,14 @@ try {
   for (const home of walked) await home.seed(MEMORY_PREFIX, sizes.memoryRows, sizes.smallValue);
   for (const family of families.splice(0)) await family.close();
   for (const workload of inProcesses) await run(workload);
+  // Servers of their own: a primary with a standby, and a pg_auto_failover formation.
+  for (const cluster of [replicaWorkloads(sizes), failoverWorkloads(sizes)]) {
+    try {
+      for (const workload of cluster.workloads) await run(workload);
+    } finally {
+      await cluster.close();
+    }
+  }
 } finally {
   await bulk?.close();
   for (const family of families) await family.close();

@@ -72,7 +72,7 @@ async function throughFailover(
     const lease = await store.acquireLease(`lease-${name}`, { ttlMs: 120_000 });
     expect(lease).not.toBeNull();
     const watch = recordWatch(store, prefix, 0);
-    const writers = startWriters(store, prefix, 16);
+    const writers = startWriters((key) => store.set(prefix, key, Buffer.from(key)), 16);
     await sleep(1000);
     const report = await fail();
     await sleep(1500);

@@ -23,10 +23,11 @@ export interface WriteLoad {
 }
 
 /**
- * `writers` loops, each writing new keys (`w<writer>-<n>`) of `prefix` one call after another, as
- * fast as the store takes them. A failed call is recorded, and the writer goes on 20 ms later.
+ * `writers` loops, each writing new keys (`w<writer>-<n>`) one call after another with `write`,
+ * as fast as it takes them. A failed call is recorded (a `StoreError`'s code, else the driver's
+ * code or message), and the writer goes on 20 ms later.
  */
-export function startWriters(store: Store, prefix: string, writers = 16): WriteLoad {
+export function startWriters(write: (key: string) => Promise<unknown>, writers = 16): WriteLoad {
   const acknowledged: WriteReport["acknowledged"] = [];
   const failed: FailedWrite[] = [];
   let stopped = false;
@@ -36,10 +37,11 @@ export function startWriters(store: Store, prefix: string, writers = 16): WriteL
       const key = `w${writer}-${n}`;
       inFlight++;
       try {
-        await store.set(prefix, key, Buffer.from(key));
+        await write(key);
         acknowledged.push({ key, at: Date.now() });
       } catch (error) {
-        failed.push({ code: error instanceof StoreError ? error.code : String(error), at: Date.now() });
+        const code = error instanceof StoreError ? error.code : (error as { code?: string }).code;
+        failed.push({ code: code ?? String(error), at: Date.now() });
         await sleep(20);
       } finally {
         inFlight--;
