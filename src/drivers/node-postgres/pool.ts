@@ -17,19 +17,19 @@ function poolOptions(resolved: PostgresConfig) {
     port: resolved.port,
     user: resolved.user,
     database: resolved.database,
-    // Asked for at each connection, so that a changed PGPASSWORD or password file applies. The
-    // password file's line is the first server's, as node-postgres before 8.12 does not say which.
-    password: () =>
+    // Asked for at each connection, so that a changed PGPASSWORD or password file applies, for the
+    // server it goes to where node-postgres says which (8.23 does; 8.11 does not: the first server).
+    password: (server?: { host?: string; port?: number }) =>
       resolvePassword(resolved.password, {
-        host: resolved.host,
-        port: resolved.port,
+        host: server?.host ?? resolved.host,
+        port: server?.port ?? resolved.port,
         database: resolved.database,
         user: resolved.user,
       }),
     ssl: tlsOptions(resolved),
     max: pool.max,
-    // node-postgres's 0 closes idle connections at once: the store's 0 keeps them, as postgres.js does.
-    idleTimeoutMillis: pool.idleTimeoutSeconds === 0 ? undefined : pool.idleTimeoutSeconds * 1000,
+    // 0 keeps idle connections, in node-postgres as in postgres.js (left out, node-postgres closes them after 10 s).
+    idleTimeoutMillis: pool.idleTimeoutSeconds * 1000,
     allowExitOnIdle: true,
     maxLifetimeSeconds: pool.maxLifetimeSeconds,
     connectionTimeoutMillis: pool.connectTimeoutSeconds * 1000,
