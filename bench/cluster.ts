@@ -30,10 +30,14 @@ import type { Sizes } from "./sizes.js";
 const WRITERS = 16;
 const PLAIN_FAILOVER = "create table if not exists failover_plain (id text primary key)";
 
-/** A path through a failover: what writes with it, what reads back what was acknowledged, and what closes it. */
+/**
+ * A path through a failover: what writes with it, how many of the keys the primary has (asked on
+ * a connection of the bench's own, which finds the primary, so that a path cannot hide a loss),
+ * and what closes it.
+ */
 interface Writer {
   write(key: string): Promise<unknown>;
-  stored(keys: string[]): Promise<number>;
+  stored(keys: string[], primary: postgres.Sql): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -41,8 +45,8 @@ async function rawPostgresJs(url: string): Promise<Writer> {
   const client = postgres(url, { max: 10, onnotice: () => {} });
   return {
     write: (key) => client`insert into failover_plain (id) values (${key})`,
-    stored: async (keys) => {
-      const [row] = await client`select count(*)::int as n from failover_plain where id = any(${keys})`;
+    stored: async (keys, primary) => {
+      const [row] = await primary`select count(*)::int as n from failover_plain where id = any(${keys})`;
       return row?.n ?? 0;
     },
     close: () => client.end({ timeout: 1 }),
@@ -52,9 +56,26 @@ async function rawPostgresJs(url: string): Promise<Writer> {
 function storeWriter(store: Store, prefix: string, close: () => Promise<void>): Writer {
   return {
     write: (key) => store.set(prefix, key, Buffer.from(key)),
-    stored: async (keys) => (await store.getMany(prefix, keys)).size,
+    stored: async (keys, primary) => {
+      const [row] =
+        await primary`select count(*)::int as n from workflow_store where prefix = ${prefix} and key = any(${keys})`;
+      return row?.n ?? 0;
+    },
     close,
   };
+}
+
+/** `ask()` again while it fails, for up to 10 s: the bench's connection may have been the old primary's. */
+async function untilAnswered<T>(ask: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await ask();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(250);
+    }
+  }
 }
 
 /** The sample of one failover: writes again after (ms), and the calls' count in the note. */
@@ -84,14 +105,14 @@ interface Failure {
 
 function failoverContender(
   name: string,
-  formation: () => Promise<Formation>,
+  formation: () => Promise<{ formation: Formation; primary: postgres.Sql }>,
   { fail, recover }: Failure,
   open: (formation: Formation, run: number) => Promise<Writer>,
 ): ProbeContender {
   return {
     name,
     probe: async (run) => {
-      const current = await formation();
+      const { formation: current, primary } = await formation();
       const writer = await open(current, run);
       try {
         const load = startWriters((key) => writer.write(`${run}-${key}`), WRITERS);
@@ -100,7 +121,7 @@ function failoverContender(
         await sleep(2000);
         const written = await load.stop();
         const keys = written.acknowledged.map((ack) => `${run}-${ack.key}`);
-        return failoverSample(written, await writer.stored(keys), report);
+        return failoverSample(written, await untilAnswered(() => writer.stored(keys, primary)), report);
       } finally {
         await writer.close();
         await recover?.(current);
@@ -116,15 +137,14 @@ export function failoverWorkloads(sizes: Sizes): { workloads: Workload[]; close(
     process.stderr.write(`failover: skipped (${unavailable})\n`);
     return { workloads: [], close: async () => {} };
   }
-  let started: Promise<Formation> | undefined;
+  let started: Promise<{ formation: Formation; primary: postgres.Sql }> | undefined;
   const formation = () => {
     started ??= (async () => {
       const made = await startFormation();
-      // The raw path's table, made through the store's connection, which finds the primary.
-      const connection = await connectPostgres(made.url);
-      await connection.db.execute(sql.raw(PLAIN_FAILOVER));
-      await connection.close();
-      return made;
+      // The bench's own connection: postgres.js's `primary` (not in hot standby) finds it.
+      const primary = postgres(made.url.replace("read-write", "primary"), { max: 1, onnotice: () => {} });
+      await primary.unsafe(PLAIN_FAILOVER);
+      return { formation: made, primary };
     })();
     return started;
   };
@@ -165,7 +185,10 @@ export function failoverWorkloads(sizes: Sizes): { workloads: Workload[]; close(
   return {
     workloads,
     close: async () => {
-      if (started !== undefined) await (await started).stop();
+      if (started === undefined) return;
+      const { formation: made, primary } = await started;
+      await primary.end({ timeout: 1 });
+      await made.stop();
     },
   };
 }
