@@ -4,15 +4,8 @@
  * their own (test/support): the formation and the primary/standby pair.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { sql } from "drizzle-orm";
 import postgres from "postgres";
-import {
-  connectNodePostgres,
-  connectPostgres,
-  createPostgresStore,
-  createStoreWithDb,
-  type Store,
-} from "../src/index.js";
+import { connectNodePostgres, createPostgresStore, createStoreWithDb, type Store } from "../src/index.js";
 import {
   autoFailoverUnavailable,
   type FailoverReport,
