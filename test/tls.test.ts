@@ -1,8 +1,9 @@
 import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresStore, type PostgresConfig, type StoreError } from "../src/index.js";
+import { connectNodePostgres, createPostgresStore, type PostgresConfig, type StoreError } from "../src/index.js";
 import { type OwnServer, ownServerUnavailable, startOwnServer } from "./support/own-server.js";
+import { freePort } from "./support/ports.js";
 import { runProcess } from "./support/processes.js";
 
 const unavailable = ownServerUnavailable();
@@ -82,6 +83,26 @@ describe.skipIf(unavailable !== undefined)(
       );
       expect(result.stderr).not.toMatch(/Warning|DEP0123/);
       expect(result.stderr).not.toContain(server.password);
+    });
+
+    it("verify-full with several servers checks each by its own name, on both drivers", async () => {
+      const dead = await freePort();
+      const listed = (host: string): Partial<PostgresConfig> => ({
+        hosts: [
+          { host: "localhost", port: dead },
+          { host, port: server.port },
+        ],
+        sslMode: "verify-full",
+        sslRootCert: server.caFile,
+        targetSessionAttrs: "read-write",
+      });
+      await connects(listed("localhost"));
+      // The certificate names localhost only.
+      expect((await fails(listed("127.0.0.1"))).message).toMatch(/127\.0\.0\.1/);
+      const connection = await connectNodePostgres(config(listed("localhost")));
+      await connection.close();
+      const error = await connectNodePostgres(config(listed("127.0.0.1"))).catch((e: StoreError) => e);
+      expect((error as StoreError).code).toBe("CONNECTION");
     });
 
     it("takes the TLS settings from a DSN too", async () => {

@@ -134,7 +134,8 @@ export function hostWalkingClient(
 ): ClientClass {
   const walk = new HostWalk(servers, target, boundMs);
   const probe = async (options: Record<string, unknown>, server: PostgresHost): Promise<ServerState> => {
-    const client = new Client({ ...options, ...server });
+    // node-postgres's Pool keeps the password as a property a spread does not copy.
+    const client = new Client({ ...options, password: options.password, ...server });
     client.on("error", () => {});
     try {
       await client.connect();
