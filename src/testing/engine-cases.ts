@@ -444,7 +444,7 @@ export function engineCases({ target, store: suiteStore, seed }: CaseContext): v
       expect(await store.purge({ olderThan: cutoff, prefix })).toBe(0);
     });
 
-    it("reports progress as a running total that ends at what it returns", async () => {
+    it("reports progress as a running total that ends at what it returns, a batch at a time on a database", async () => {
       const prefix = freshPrefix();
       await fill(store, prefix, ["a", "b", "c", "d", "e"]);
       await sleep(50);
@@ -458,6 +458,8 @@ export function engineCases({ target, store: suiteStore, seed }: CaseContext): v
       expect(removed).toBe(5);
       expect(totals.at(-1)).toBe(5);
       expect(totals).toEqual([...totals].sort((a, b) => a - b));
+      // A store on a database deletes batchSize rows per statement (the memory store all at once).
+      if (target.db !== undefined) expect(totals).toEqual([2, 4, 5]);
     });
 
     it("without a prefix, purges every prefix", async () => {
