@@ -3,22 +3,14 @@ import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresStore, createStoreWithDb, type Store, StoreError } from "../src/index.js";
-import { collect, freshPrefix } from "../src/testing/index.js";
+import { createPostgresStore, createStoreWithDb, type Store } from "../src/index.js";
+import { collect, expectStoreError, freshPrefix } from "../src/testing/index.js";
 import { cli } from "./support/cli.js";
+import { freePort } from "./support/ports.js";
 import { type ReplicatedPair, replicationUnavailable, startReplicatedPair } from "./support/replication.js";
 
 const unavailable = replicationUnavailable();
 const bytes = (text: string) => Buffer.from(text);
-
-async function rejection(promise: Promise<unknown>): Promise<StoreError> {
-  const error = await promise.then(
-    () => new Error("expected a rejection"),
-    (error: unknown) => error,
-  );
-  expect(error).toBeInstanceOf(StoreError);
-  return error as StoreError;
-}
 
 /** What each listing call sees of `prefix`, read with `consistency`. */
 async function listed(store: Store, prefix: string, consistency: "primary" | "replica") {
@@ -177,20 +169,29 @@ describe.skipIf(unavailable !== undefined)(
       });
     });
 
-    it("refuses readReplicas it cannot use with CONFIG, before anything is written", async () => {
+    it("refuses readReplicas it cannot use with CONFIG, before it connects to anything", async () => {
+      // Nothing listens on the primary's port: the options are refused before any connection is tried.
+      const nowhere = `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
       for (const options of [
         { readReplicas: "postgres://standby" as never },
         { readReplicas: [42 as never] },
+        { readReplicas: ["host=standby port=not-a-port"] },
         { readReplicas: [pair.standbyUrl], maxReplicaLagSeconds: -1 },
       ]) {
-        expect((await rejection(createPostgresStore(pair.primaryUrl, options))).code).toBe("CONFIG");
+        await expectStoreError(createPostgresStore(nowhere, options), "CONFIG");
+        const pool = new pg.Pool({ connectionString: nowhere });
+        await expectStoreError(createStoreWithDb(drizzlePg({ client: pool }), options), "CONFIG");
+        await pool.end();
       }
       const pglite = new PGlite();
       try {
-        const error = await rejection(
+        const error = await expectStoreError(
           createStoreWithDb(drizzlePglite({ client: pglite }), { readReplicas: [pair.standbyUrl] }),
+          "CONFIG",
         );
         expect(error.message).toContain("embedded");
+        // Nothing was written: the store's table was never made.
+        expect((await pglite.query("select to_regclass('workflow_store') as t")).rows).toEqual([{ t: null }]);
       } finally {
         await pglite.close();
       }

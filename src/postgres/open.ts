@@ -1,4 +1,3 @@
-import type { PostgresConfig } from "../config/config.js";
 import { StoreError } from "../core/errors.js";
 import { resolveStoreOptions, type StoreOptions } from "../core/options.js";
 import type { Store } from "../core/types.js";
@@ -7,7 +6,7 @@ import { driverOf } from "../drivers/detect.js";
 import { inspectCatalog, layoutOf } from "../migrations/catalog.js";
 import { migrate } from "../migrations/migrate.js";
 import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
-import { openReplicas, type PostgresStoreOptions } from "./replica-options.js";
+import { openReplicas, type PostgresStoreOptions, planReplicas, type ReplicaPlan } from "./replica-options.js";
 import { DrizzleStore, type StoreSetup } from "./store.js";
 import { translateError } from "./translate.js";
 
@@ -25,7 +24,9 @@ import { translateError } from "./translate.js";
 export async function createStoreWithDb(db: AnyPgDatabase, options?: PostgresStoreOptions): Promise<Store> {
   const client = (db as { $client?: unknown }).$client;
   const connections = driverOf(db)?.connections(client);
-  return openStore(db, resolveStoreOptions(options), { label: "caller's database", connections, given: options });
+  const storeOptions = resolveStoreOptions(options);
+  const replicas = planReplicas(options, { primaryDb: db });
+  return openStore(db, storeOptions, { label: "caller's database", connections, replicas });
 }
 
 /** What a factory opened for a store, and what it was given beyond the store's options. */
@@ -36,10 +37,8 @@ interface Opened {
   label: string;
   /** How many statements the database runs at once, for batching. */
   connections?: number | undefined;
-  /** The options as given, for `readReplicas`. */
-  given?: PostgresStoreOptions | undefined;
-  /** The config the factory opened the primary from, whose fields a replica's config leaves out. */
-  primary?: PostgresConfig;
+  /** The read replicas, checked. */
+  replicas?: ReplicaPlan;
 }
 
 /**
@@ -49,13 +48,13 @@ interface Opened {
 export async function openStore(
   db: AnyPgDatabase,
   options: Readonly<Required<StoreOptions>>,
-  { release, label, connections, given, primary }: Opened,
+  { release, label, connections, replicas: plan = { entries: [], maxLagMs: 0 } }: Opened,
 ): Promise<DrizzleStore> {
   let setup: StoreSetup;
   try {
     if (options.autoMigrate) await migrate(db, { schema: options.schema });
     const { partitioned } = await checkTable(db, options.schema);
-    const replicas = await openReplicas(db, given, { ...options, partitioned }, primary);
+    const replicas = await openReplicas(db, plan, { ...options, partitioned });
     setup = { partitioned, replicas };
   } catch (error) {
     await release?.();

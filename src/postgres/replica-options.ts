@@ -57,57 +57,77 @@ function replicaConfig(entry: string | Partial<PostgresConfig>, primary: Postgre
   return validateConfig({ ...base, ...entry });
 }
 
-async function openReplica(
-  entry: ReadReplica,
-  primaryDb: AnyPgDatabase,
-  primary: PostgresConfig | undefined,
-  options: StoreLayout,
-): Promise<Replica & { timeoutMs: number }> {
-  const settings = { schema: options.schema, prepare: options.prepare, partitioned: options.partitioned };
-  const queries = (db: AnyPgDatabase) => once(() => prepareQueries(db, settings));
-  if (isDatabase(entry)) {
-    return { db: entry, queries: queries(entry), timeoutMs: defaultPoolSettings.connectTimeoutSeconds * 1000 };
-  }
-  if (typeof entry !== "string" && (typeof entry !== "object" || entry === null)) {
-    throw configError("each of readReplicas must be a connection string, a config or a Drizzle database");
-  }
-  const config = replicaConfig(entry, primary);
-  const opened =
-    driverOf(primaryDb) === nodePostgres
-      ? await openNodePostgresPool(config, "readReplicas")
-      : await openPostgresPools(config, "readReplicas");
-  const timeoutSeconds = config.connectTimeoutSeconds ?? defaultPoolSettings.connectTimeoutSeconds;
-  return { db: opened.db, queries: queries(opened.db), end: () => opened.end(1), timeoutMs: timeoutSeconds * 1000 };
+/** The read replicas of {@link PostgresStoreOptions}, checked: each a config or a Drizzle database. */
+export interface ReplicaPlan {
+  entries: readonly (PostgresConfig | AnyPgDatabase)[];
+  maxLagMs: number;
 }
 
 /**
- * The read replicas of {@link PostgresStoreOptions}, checked and opened (no connection is made
- * yet); `undefined` when there are none. `primary` is the config the store opened its primary
- * from, if it did.
+ * Checks `readReplicas` and `maxReplicaLagSeconds` before anything is opened or written (`CONFIG`
+ * otherwise), resolving each string or config, over `primary` (the config the store opens its
+ * primary from, if it does). `primaryDb` is the app's database, for `createStoreWithDb`.
  */
-export async function openReplicas(
-  primaryDb: AnyPgDatabase,
+export function planReplicas(
   given: PostgresStoreOptions | undefined,
-  options: StoreLayout,
-  primary?: PostgresConfig,
-): Promise<ReplicaSet | undefined> {
+  { primary, primaryDb }: { primary?: PostgresConfig; primaryDb?: AnyPgDatabase },
+): ReplicaPlan {
   const entries = given?.readReplicas ?? [];
   if (!Array.isArray(entries)) throw configError("readReplicas must be an array");
   const maxLag = given?.maxReplicaLagSeconds ?? DEFAULT_MAX_LAG_SECONDS;
   if (typeof maxLag !== "number" || !(maxLag >= 0) || !Number.isFinite(maxLag)) {
     throw configError("maxReplicaLagSeconds must be a number of seconds, 0 or more");
   }
-  if (entries.length === 0) return undefined;
-  if (driverOf(primaryDb) === pglite) {
+  if (entries.length > 0 && primaryDb !== undefined && driverOf(primaryDb) === pglite) {
     throw configError("readReplicas needs a PostgreSQL server: an embedded database has no standbys");
   }
+  return {
+    entries: entries.map((entry: unknown) => {
+      if (isDatabase(entry)) return entry;
+      if (typeof entry !== "string" && (typeof entry !== "object" || entry === null)) {
+        throw configError("each of readReplicas must be a connection string, a config or a Drizzle database");
+      }
+      return replicaConfig(entry as string | Partial<PostgresConfig>, primary);
+    }),
+    maxLagMs: maxLag * 1000,
+  };
+}
+
+async function openReplica(
+  entry: PostgresConfig | AnyPgDatabase,
+  primaryDb: AnyPgDatabase,
+  layout: StoreLayout,
+): Promise<Replica & { timeoutMs: number }> {
+  const settings = { schema: layout.schema, prepare: layout.prepare, partitioned: layout.partitioned };
+  const queries = (db: AnyPgDatabase) => once(() => prepareQueries(db, settings));
+  if (isDatabase(entry)) {
+    return { db: entry, queries: queries(entry), timeoutMs: defaultPoolSettings.connectTimeoutSeconds * 1000 };
+  }
+  const opened =
+    driverOf(primaryDb) === nodePostgres
+      ? await openNodePostgresPool(entry, "readReplicas")
+      : await openPostgresPools(entry, "readReplicas");
+  const timeoutSeconds = entry.connectTimeoutSeconds ?? defaultPoolSettings.connectTimeoutSeconds;
+  return { db: opened.db, queries: queries(opened.db), end: () => opened.end(1), timeoutMs: timeoutSeconds * 1000 };
+}
+
+/**
+ * Opens the planned read replicas (no connection is made yet: a standby that is down does not
+ * stop a store from starting); `undefined` when there are none.
+ */
+export async function openReplicas(
+  primaryDb: AnyPgDatabase,
+  plan: ReplicaPlan,
+  layout: StoreLayout,
+): Promise<ReplicaSet | undefined> {
+  if (plan.entries.length === 0) return undefined;
   const opened: (Replica & { timeoutMs: number })[] = [];
   try {
-    for (const entry of entries) opened.push(await openReplica(entry, primaryDb, primary, options));
+    for (const entry of plan.entries) opened.push(await openReplica(entry, primaryDb, layout));
   } catch (error) {
     await Promise.all(opened.map((replica) => replica.end?.()));
     throw error;
   }
   const timeoutMs = Math.max(...opened.map((replica) => replica.timeoutMs));
-  return new ReplicaSet(opened, primaryDb, maxLag * 1000, timeoutMs);
+  return new ReplicaSet(opened, primaryDb, plan.maxLagMs, timeoutMs);
 }

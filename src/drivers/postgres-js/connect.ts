@@ -3,7 +3,7 @@ import { resolveConfig } from "../../config/resolve.js";
 import { resolveStoreOptions } from "../../core/options.js";
 import type { Store } from "../../core/types.js";
 import { openStore } from "../../postgres/open.js";
-import type { PostgresStoreOptions } from "../../postgres/replica-options.js";
+import { type PostgresStoreOptions, planReplicas } from "../../postgres/replica-options.js";
 import { checkAnswers } from "../check-answers.js";
 import type { Connection } from "../contract.js";
 import { type OpenedPostgres, openPostgresPools } from "./pool.js";
@@ -29,21 +29,18 @@ import { type OpenedPostgres, openPostgresPools } from "./pool.js";
  * }
  */
 export async function connectPostgres(config?: Partial<PostgresConfig> | string): Promise<Connection> {
-  const opened = await openPostgres(config);
+  const opened = await openPostgres(resolveConfig(config));
   return { db: opened.db, label: opened.label, close: () => opened.end(CLOSE_GRACE_SECONDS) };
 }
 
 /** How long `close()` lets calls already in flight finish before it ends the connections. */
 const CLOSE_GRACE_SECONDS = 5;
 
-/** The store's pools over a config or DSN, once a server answered, and the config they were opened from. */
-async function openPostgres(
-  config: Partial<PostgresConfig> | string | undefined,
-): Promise<OpenedPostgres & { resolved: PostgresConfig }> {
-  const resolved = resolveConfig(config);
+/** The store's pools over a resolved config, once a server answered. */
+async function openPostgres(resolved: PostgresConfig): Promise<OpenedPostgres> {
   const opened = await openPostgresPools(resolved, "connectPostgres");
   await checkAnswers(opened.db, resolved, opened.end);
-  return { ...opened, resolved };
+  return opened;
 }
 
 /**
@@ -62,15 +59,16 @@ export async function createPostgresStore(
   options?: PostgresStoreOptions,
 ): Promise<Store> {
   const storeOptions = resolveStoreOptions(options);
-  const opened = await openPostgres(config);
+  const resolved = resolveConfig(config);
+  // A replica's fields left out of its config are the primary's.
+  const replicas = planReplicas(options, { primary: resolved });
+  const opened = await openPostgres(resolved);
   // The store lets its calls finish first (see DrizzleStore.close), so ending the pool waits only
   // for its connections to close, and for a call that hung past that grace, a second at most.
   return openStore(opened.db, storeOptions, {
     release: () => opened.end(1),
     label: opened.label,
     connections: opened.connections,
-    given: options,
-    // A replica's fields left out of its config are the primary's.
-    primary: opened.resolved,
+    replicas,
   });
 }
