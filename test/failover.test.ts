@@ -120,37 +120,28 @@ describe.skipIf(unavailable !== undefined)(
       await formation?.stop();
     }, 30_000);
 
-    it.sequential("postgres.js, URL form: pg_autoctl perform failover loses no acknowledged write, and writes resume once the standby is promoted", async () => {
-      const opened = await openOnPostgresJs(formation.url);
-      const { report, resumedAfterMs } = await throughFailover(opened, "postgres-js-failover", () =>
-        formation.failover(),
-      );
-      expect(resumedAfterMs, JSON.stringify(report)).toBeLessThan(report.writableAfterMs + RESUMED_AFTER_PROMOTION_MS);
-    }, 90_000);
-
-    it.sequential("node-postgres, DSN form: pg_autoctl perform failover loses no acknowledged write, and writes resume once the standby is promoted", async () => {
-      const opened = await openOnNodePostgres(formation.dsn);
-      const { report, resumedAfterMs } = await throughFailover(opened, "node-postgres-failover", () =>
-        formation.failover(),
-      );
-      expect(resumedAfterMs, JSON.stringify(report)).toBeLessThan(report.writableAfterMs + RESUMED_AFTER_PROMOTION_MS);
-    }, 90_000);
-
-    it.sequential("postgres.js, DSN form: a primary stopped hard loses no acknowledged write, and writes resume once the standby is promoted", async () => {
-      const opened = await openOnPostgresJs(formation.dsn);
-      const { report, resumedAfterMs } = await throughFailover(opened, "postgres-js-hard", () =>
-        formation.stopPrimaryHard(),
-      );
-      expect(resumedAfterMs).toBeLessThan(report.writableAfterMs + RESUMED_AFTER_PROMOTION_MS);
-      await formation.restartStopped();
-    }, 180_000);
-
-    it.sequential("node-postgres, URL form: a primary stopped hard loses no acknowledged write, and writes resume once the standby is promoted", async () => {
-      const opened = await openOnNodePostgres(formation.url);
-      const { report, resumedAfterMs } = await throughFailover(opened, "node-postgres-hard", () =>
-        formation.stopPrimaryHard(),
-      );
-      expect(resumedAfterMs).toBeLessThan(report.writableAfterMs + RESUMED_AFTER_PROMOTION_MS);
-    }, 90_000);
+    const cases = [
+      { driver: "postgres.js", form: "url", failure: "failover" },
+      { driver: "node-postgres", form: "dsn", failure: "failover" },
+      { driver: "postgres.js", form: "dsn", failure: "hard" },
+      { driver: "node-postgres", form: "url", failure: "hard" },
+    ] as const;
+    for (const testCase of cases) {
+      const { driver, form, failure } = testCase;
+      const how =
+        failure === "failover" ? "pg_autoctl perform failover" : "a primary stopped hard (pg_ctl stop -m immediate)";
+      it.sequential(`${driver}, ${form === "url" ? "URL" : "DSN"} form: ${how} loses no acknowledged write, and writes resume once the standby is promoted`, async () => {
+        const target = form === "url" ? formation.url : formation.dsn;
+        const opened = driver === "postgres.js" ? await openOnPostgresJs(target) : await openOnNodePostgres(target);
+        const { report, resumedAfterMs } = await throughFailover(opened, `${driver}-${failure}`, () =>
+          failure === "failover" ? formation.failover() : formation.stopPrimaryHard(),
+        );
+        expect(resumedAfterMs, JSON.stringify(report)).toBeLessThan(
+          report.writableAfterMs + RESUMED_AFTER_PROMOTION_MS,
+        );
+        // The stopped node rejoins as a standby, for the next case.
+        if (failure === "hard" && testCase !== cases.at(-1)) await formation.restartStopped();
+      }, 180_000);
+    }
   },
 );

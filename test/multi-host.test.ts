@@ -7,8 +7,8 @@ import {
   createPostgresStore,
   createStoreWithDb,
   parseDsn,
-  StoreError,
 } from "../src/index.js";
+import { expectStoreError } from "../src/testing/index.js";
 import { freePort } from "./support/ports.js";
 import { databaseUrl, freshDatabase, skipReason } from "./support/postgres.js";
 
@@ -17,15 +17,6 @@ const FACTORIES = [
   ["postgres.js", connectPostgres],
   ["node-postgres", connectNodePostgres],
 ] as const;
-
-async function rejection(promise: Promise<unknown>): Promise<StoreError> {
-  const error = await promise.then(
-    () => new Error("expected a rejection"),
-    (error: unknown) => error,
-  );
-  expect(error).toBeInstanceOf(StoreError);
-  return error as StoreError;
-}
 
 async function settingOf(connection: Connection, name: string): Promise<string> {
   const rows = (await connection.db.execute(sql.raw(`show ${name}`))) as unknown as
@@ -75,7 +66,7 @@ describe.skipIf(databaseUrl === null)(`several hosts on PostgreSQL${skipReason}`
       it("fails with CONNECTION within the connect timeout when no server of the list fits", async () => {
         // The test server is no standby.
         const started = Date.now();
-        const error = await rejection(
+        const error = await expectStoreError(
           connect({
             ...server,
             hosts: [
@@ -85,8 +76,8 @@ describe.skipIf(databaseUrl === null)(`several hosts on PostgreSQL${skipReason}`
             targetSessionAttrs: "standby",
             connectTimeoutSeconds: 2,
           }),
+          "CONNECTION",
         );
-        expect(error.code).toBe("CONNECTION");
         expect(Date.now() - started).toBeLessThan(8000);
         expect(error.message).toContain(`127.0.0.1:${deadPort}`);
       });
@@ -114,17 +105,16 @@ describe.skipIf(databaseUrl === null)(`several hosts on PostgreSQL${skipReason}`
       const plain = await connectNodePostgres(readOnly.url);
       try {
         const store = await createStoreWithDb(plain.db, { autoMigrate: false });
-        const error = await rejection(store.set("/multi-host/", "k", Buffer.from("v")));
-        expect(error.code).toBe("CONNECTION");
+        const error = await expectStoreError(store.set("/multi-host/", "k", Buffer.from("v")), "CONNECTION");
         expect(error.message).toContain("25006");
         await store.close();
       } finally {
         await plain.close();
       }
-      const error = await rejection(
+      const error = await expectStoreError(
         connectNodePostgres({ ...parseDsn(readOnly.url), targetSessionAttrs: "read-write", connectTimeoutSeconds: 1 }),
+        "CONNECTION",
       );
-      expect(error.code).toBe("CONNECTION");
       expect(error.message).toContain("read-write");
     } finally {
       await readOnly.drop();

@@ -8,9 +8,8 @@ import {
   createStoreWithDb,
   migrate,
   partitionTable,
-  StoreError,
 } from "../src/index.js";
-import { collect, freshPrefix, storeConformance } from "../src/testing/index.js";
+import { collect, expectStoreError, freshPrefix, storeConformance } from "../src/testing/index.js";
 import { cli } from "./support/cli.js";
 import { createTestDatabase } from "./support/global-setup.js";
 import { GO_STORE_DDL, goStore } from "./support/go-store.js";
@@ -243,14 +242,9 @@ describe.skipIf(databaseUrl === null)(`partitioning a table in use${skipReason}`
     const connection = await connectPostgres(database.url);
     try {
       for (const partitions of [1, 1025, 2.5, "8"]) {
-        const error = await partitionTable(connection.db, { partitions: partitions as number }).catch(
-          (e: unknown) => e,
-        );
-        expect(error).toBeInstanceOf(StoreError);
-        expect((error as StoreError).code).toBe("CONFIG");
+        await expectStoreError(partitionTable(connection.db, { partitions: partitions as number }), "CONFIG");
       }
-      const error = await partitionTable(connection.db, { partitions: 4 }).catch((e: unknown) => e);
-      expect((error as StoreError).code).toBe("SCHEMA");
+      await expectStoreError(partitionTable(connection.db, { partitions: 4 }), "SCHEMA");
     } finally {
       await connection.close();
       await database.drop();

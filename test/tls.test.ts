@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNodePostgres, createPostgresStore, type PostgresConfig, type StoreError } from "../src/index.js";
+import { expectStoreError } from "../src/testing/index.js";
 import { type OwnServer, ownServerUnavailable, startOwnServer } from "./support/own-server.js";
 import { freePort } from "./support/ports.js";
 import { runProcess } from "./support/processes.js";
@@ -101,8 +102,7 @@ describe.skipIf(unavailable !== undefined)(
       expect((await fails(listed("127.0.0.1"))).message).toMatch(/127\.0\.0\.1/);
       const connection = await connectNodePostgres(config(listed("localhost")));
       await connection.close();
-      const error = await connectNodePostgres(config(listed("127.0.0.1"))).catch((e: StoreError) => e);
-      expect((error as StoreError).code).toBe("CONNECTION");
+      await expectStoreError(connectNodePostgres(config(listed("127.0.0.1"))), "CONNECTION");
     });
 
     it("takes the TLS settings from a DSN too", async () => {
