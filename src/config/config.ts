@@ -191,11 +191,14 @@ export function serversOf(config: PostgresConfig): readonly PostgresHost[] {
   return config.hosts ?? [{ host: config.host, port: config.port }];
 }
 
+/** A server as `host:port` (`[address]:port` for IPv6), for messages. */
+export function describeServer({ host, port }: PostgresHost): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** The servers as `host:port,host:port`, for messages. */
 export function describeServers(config: PostgresConfig): string {
-  return serversOf(config)
-    .map(({ host, port }) => `${host.includes(":") ? `[${host}]` : host}:${port}`)
-    .join(",");
+  return serversOf(config).map(describeServer).join(",");
 }
 
 function optionalText(name: string, value: unknown): string | undefined {

@@ -30,6 +30,16 @@ export function journalName(layout: Layout): string {
   return `${layout.journalSchema}.${layout.journalTable}`;
 }
 
+/**
+ * The store's table in `schema`, as a `regclass` (NULL when it is missing): `public` looked up on
+ * the search_path, as the store's unqualified statements are.
+ */
+export function tableRegclass(schema: string) {
+  return schema === DEFAULT_SCHEMA
+    ? sql`to_regclass(${`"${TABLE_NAME}"`})`
+    : sql`to_regclass(format('%I.%I', ${schema}::text, ${TABLE_NAME}::text))`;
+}
+
 /** What the catalog says about a layout. */
 export interface CatalogState {
   journalSchemaExists: boolean;
@@ -64,10 +74,7 @@ export async function inspectCatalog(db: AnyPgDatabase, layout: Layout): Promise
       ? sql`to_regclass(${`"${TABLE_NAME}"`}) is not null`
       : sql`exists (select 1 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
                     where n.nspname = ${layout.schema} and c.relname = ${TABLE_NAME})`;
-  const oid =
-    layout.schema === DEFAULT_SCHEMA
-      ? sql`to_regclass(${`"${TABLE_NAME}"`})`
-      : sql`to_regclass(format('%I.%I', ${layout.schema}::text, ${TABLE_NAME}::text))`;
+  const oid = tableRegclass(layout.schema);
   const result = await db.execute(sql`
     with journal as (
       select c.oid, n.oid as nsp from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace

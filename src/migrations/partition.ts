@@ -3,8 +3,8 @@ import { StoreError } from "../core/errors.js";
 import { checkSchemaName, defaultStoreOptions } from "../core/options.js";
 import type { AnyPgDatabase } from "../drivers/contract.js";
 import { translateError } from "../postgres/translate.js";
-import { DEFAULT_SCHEMA, TABLE_NAME } from "../schema.js";
-import { inspectCatalog, layoutOf, resultRows } from "./catalog.js";
+import { TABLE_NAME } from "../schema.js";
+import { inspectCatalog, layoutOf, resultRows, tableRegclass } from "./catalog.js";
 import { MIGRATION_LOCK_ID } from "./migrate.js";
 
 /** What {@link partitionTable} is asked. */
@@ -31,25 +31,20 @@ function partitionError(code: "CONFIG" | "SCHEMA", detail: string): StoreError {
   return new StoreError(code, { op: "migrate" }, detail);
 }
 
-/** The table's schema (found on the search_path in the default layout), its kind and partitions. */
+/** The table's schema (found on the search_path in the default layout) and its partitions. */
 async function tableState(db: AnyPgDatabase, schema: string) {
-  const name =
-    schema === DEFAULT_SCHEMA
-      ? sql`to_regclass(${`"${TABLE_NAME}"`})`
-      : sql`to_regclass(format('%I.%I', ${schema}::text, ${TABLE_NAME}::text))`;
   const [row] = resultRows(
-    await db.execute(sql`select n.nspname as "schema", c.relkind as "kind",
+    await db.execute(sql`select n.nspname as "schema",
         (select count(*)::int from pg_catalog.pg_inherits i where i.inhparent = c.oid) as "partitions"
-      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = ${name}`),
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where c.oid = ${tableRegclass(schema)}`),
   );
-  return row === undefined
-    ? undefined
-    : { schema: String(row.schema), partitioned: row.kind === "p", partitions: Number(row.partitions) };
+  return row === undefined ? undefined : { schema: String(row.schema), partitions: Number(row.partitions) };
 }
 
 /** The statements that make the table's indexes, triggers and grants, as the catalog has them now. */
 async function dependents(db: AnyPgDatabase, schema: string): Promise<string[]> {
-  const table = sql`to_regclass(format('%I.%I', ${schema}::text, ${TABLE_NAME}::text))`;
+  const table = tableRegclass(schema);
   const rows = resultRows(
     await db.execute(sql`
       select pg_catalog.pg_get_indexdef(i.indexrelid) as "statement", 1 as "step" from pg_catalog.pg_index i
@@ -106,7 +101,7 @@ export async function partitionTable(db: AnyPgDatabase, options: PartitionOption
       if (state === undefined || !catalog.revisionTriggerExists) {
         throw partitionError("SCHEMA", `the ${TABLE_NAME} table is missing or not migrated: run migrate first`);
       }
-      if (state.partitioned) return { converted: false, partitions: state.partitions, rows: 0 };
+      if (catalog.partitioned) return { converted: false, partitions: state.partitions, rows: 0 };
       const qualified = (name: string) => sql`${sql.identifier(state.schema)}.${sql.identifier(name)}`;
       const table = qualified(TABLE_NAME);
       const staging = qualified(`${TABLE_NAME}_partitioned`);

@@ -1,4 +1,4 @@
-import type { PostgresHost, TargetSessionAttrs } from "../../config/config.js";
+import { describeServer, type PostgresHost, type TargetSessionAttrs } from "../../config/config.js";
 import { pause } from "../../core/pause.js";
 
 /** What `target_session_attrs` asks of a server: is it a hot standby, does it take writes. */
@@ -51,10 +51,6 @@ function unableToConnect(message: string, cause?: unknown): Error {
   return Object.assign(new Error(message, { cause }), { code: "08001" });
 }
 
-function named({ host, port }: PostgresHost): string {
-  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
-
 /**
  * The server new connections go to, found as libpq finds it: each server in order, the first that
  * answers and fits `target` (a probe connection asks it {@link STATE_QUERY}). Remembered until a
@@ -101,7 +97,7 @@ class HostWalk {
               this.#current = server;
               return server;
             }
-            last = unableToConnect(`${named(server)} is ${state.standby ? "a standby" : "read-only"}`);
+            last = unableToConnect(`${describeServer(server)} is ${state.standby ? "a standby" : "read-only"}`);
           } catch (error) {
             last = error;
           }
@@ -111,7 +107,7 @@ class HostWalk {
       // Often: a failover's new primary is found within a quarter of a second of taking writes.
       await pause(Math.min(50 * 2 ** round, 250, Math.max(0, deadline - Date.now())));
     }
-    const list = this.servers.map(named).join(",");
+    const list = this.servers.map(describeServer).join(",");
     throw unableToConnect(
       `no server of ${list} was ${this.target} within ${Math.round(this.boundMs / 1000)} s: ${(last as Error)?.message}`,
       last,
@@ -185,7 +181,7 @@ export function hostWalkingClient(
       if (walk.fits(state)) return;
       walk.lost(server);
       await this.end().catch(() => {});
-      throw unableToConnect(`${named(server)} is no longer ${target}`);
+      throw unableToConnect(`${describeServer(server)} is no longer ${target}`);
     }
   };
 }
